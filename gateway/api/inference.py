@@ -1,0 +1,102 @@
+"""OpenAI's inference endpoints: chat completions, text completions and embeddings.
+
+Each request is authenticated, checked against OpenAI's schema, passed through the scan
+hooks, sent upstream under the alias the hooks chose, and its answer passed back through
+the hooks (chunk by chunk for streams).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import authenticate, get_services
+from gateway.auth import Principal
+from gateway.errors import ModelNotFound
+from gateway.hooks import Exchange
+from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, parse_body
+from gateway.services import Services
+from gateway.sse import sse_response
+from gateway.upstream import Upstream
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+Payload = dict[str, Any]
+Call = Callable[[Upstream, str, Payload], Awaitable[Payload]]
+StreamCall = Callable[[Upstream, str, Payload], Awaitable[AsyncIterator[Payload]]]
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(
+    request: Request,
+    services: Services = Depends(get_services),
+    principal: Principal = Depends(authenticate),
+) -> Response:
+    """Chat completions, streamed or not; tools and tool results pass through."""
+    body = parse_body(await request.body(), ChatCompletionRequest)
+    return await _proxy(request, services, principal, "chat.completions", body, Upstream.chat, Upstream.chat_stream)
+
+
+@router.post("/v1/completions")
+async def completions(
+    request: Request,
+    services: Services = Depends(get_services),
+    principal: Principal = Depends(authenticate),
+) -> Response:
+    """Legacy text completions, streamed or not."""
+    body = parse_body(await request.body(), CompletionRequest)
+    return await _proxy(
+        request, services, principal, "completions", body, Upstream.completion, Upstream.completion_stream
+    )
+
+
+@router.post("/v1/embeddings")
+async def embeddings(
+    request: Request,
+    services: Services = Depends(get_services),
+    principal: Principal = Depends(authenticate),
+) -> Response:
+    """Embeddings; the input is scanned like a prompt."""
+    body = parse_body(await request.body(), EmbeddingRequest)
+    return await _proxy(request, services, principal, "embeddings", body, Upstream.embedding, None)
+
+
+async def _proxy(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    endpoint: str,
+    body: Payload,
+    call: Call,
+    stream_call: StreamCall | None,
+) -> Response:
+    _require_alias(services, body["model"])
+    stream = bool(body.get("stream")) and stream_call is not None
+    exchange = Exchange(
+        request_id=request.state.request_id,
+        endpoint=endpoint,
+        tenant=principal.tenant,
+        key_id=principal.key_id,
+        model=body["model"],
+        stream=stream,
+    )
+    hooks = services.hooks
+    outgoing = await hooks.before_upstream(exchange, body)
+    alias = outgoing["model"]
+    _require_alias(services, alias)
+    params = {key: value for key, value in outgoing.items() if key not in ("model", "stream")}
+    if stream and stream_call is not None:
+        chunks = await stream_call(services.upstream, alias, params)
+        return sse_response(hooks.on_stream(exchange, outgoing, chunks))
+    response = await call(services.upstream, alias, params)
+    return JSONResponse(await hooks.after_upstream(exchange, outgoing, response))
+
+
+def _require_alias(services: Services, alias: str) -> None:
+    if not services.upstream.has_alias(alias):
+        raise ModelNotFound(f"The model '{alias}' does not exist or you do not have access to it.", param="model")

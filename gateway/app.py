@@ -1,0 +1,94 @@
+"""`create_app(settings)`: the FastAPI application with its services built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from gateway import __version__
+from gateway.api import health_router, inference_router, models_router
+from gateway.auth import KeyStore
+from gateway.bodylimit import BodyLimit
+from gateway.config import GatewayConfig, load_config
+from gateway.errors import GatewayError
+from gateway.hooks import PassThrough, ScanHooks
+from gateway.requestlog import RequestLog
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.upstream import Upstream
+
+__all__ = ["build_services", "create_app"]
+
+log = structlog.get_logger(__name__)
+
+
+def build_services(
+    config: GatewayConfig, *, hooks: ScanHooks | None = None, environ: Mapping[str, str] | None = None
+) -> Services:
+    """Wire the gateway's services from a loaded configuration."""
+    keys = KeyStore(config.keys, required=config.auth.required)
+    if not keys.required:
+        log.warning("auth.disabled", reason="auth.required is false: every caller is served")
+    return Services(
+        config=config,
+        keys=keys,
+        upstream=Upstream(config, environ),
+        hooks=hooks or PassThrough(),
+    )
+
+
+def create_app(
+    settings: Settings, *, hooks: ScanHooks | None = None, environ: Mapping[str, str] | None = None
+) -> FastAPI:
+    """The gateway as an ASGI app; configuration is loaded when the app starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = load_config(settings.config)
+        app.state.services = build_services(config, hooks=hooks, environ=environ)
+        log.info("gateway.started", aliases=list(config.models), keys=len(config.keys))
+        try:
+            yield
+        finally:
+            app.state.services = None
+            log.info("gateway.stopped")
+
+    app = FastAPI(title="Shieldgate", version=__version__, lifespan=lifespan)
+    app.state.services = None
+    app.include_router(health_router)
+    app.include_router(models_router)
+    app.include_router(inference_router)
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    # Outermost first: the request id is bound before anything else runs.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog)
+    return app
+
+
+async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GatewayError)
+    log.info("request.rejected", status=exc.status_code, code=exc.code)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "Unknown request URL.", 405: "Method not allowed for this URL."}
+    error = GatewayError(messages.get(exc.status_code, str(exc.detail)), code=None)
+    body = error.body()
+    body["error"]["type"] = "invalid_request_error"
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # The outermost handler: log the failure's type, never the request's content.
+    log.error("request.failed", error=type(exc).__name__, exc_info=exc)
+    error = GatewayError("The gateway failed to handle the request.")
+    return JSONResponse(error.body(), status_code=500)

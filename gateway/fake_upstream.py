@@ -1,0 +1,133 @@
+"""A deterministic OpenAI-compatible server for end-to-end tests and benchmarks.
+
+It answers chat (streamed or not, with a tool call when tools are offered), text
+completions and embeddings without any model: `python -m gateway.fake_upstream --port 9000`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+__all__ = ["create_fake_upstream"]
+
+Payload = dict[str, Any]
+
+
+def _reply_to(body: Payload) -> Payload:
+    """The assistant message: a tool call when tools are offered and none has run yet."""
+    messages = body.get("messages", [])
+    last = messages[-1] if messages else {}
+    if body.get("tools") and last.get("role") != "tool":
+        tool = body["tools"][0]["function"]["name"]
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": '{"city": "Paris"}'}}
+            ],
+        }
+    if last.get("role") == "tool":
+        return {"role": "assistant", "content": f"The tool said: {last.get('content')}"}
+    return {"role": "assistant", "content": "Hello from the fake upstream."}
+
+
+def _usage() -> Payload:
+    return {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}
+
+
+async def _chat(request: Request) -> Response:
+    body = await request.json()
+    message = _reply_to(body)
+    finish = "tool_calls" if message.get("tool_calls") else "stop"
+    if body.get("stream"):
+        return StreamingResponse(_chat_chunks(body["model"], message, finish), media_type="text/event-stream")
+    return JSONResponse(
+        {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": _usage(),
+        }
+    )
+
+
+async def _chat_chunks(model: str, message: Payload, finish: str) -> AsyncIterator[bytes]:
+    def chunk(delta: Payload, finish_reason: str | None = None) -> bytes:
+        payload = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        }
+        return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    if message.get("tool_calls"):
+        call = message["tool_calls"][0]
+        yield chunk({"tool_calls": [{"index": 0, **call, "function": {**call["function"], "arguments": ""}}]})
+        yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
+    else:
+        for word in message["content"].split(" "):
+            await asyncio.sleep(0)
+            yield chunk({"content": word + " "})
+    yield chunk({}, finish)
+    yield b"data: [DONE]\n\n"
+
+
+async def _completions(request: Request) -> Response:
+    body = await request.json()
+    return JSONResponse(
+        {
+            "id": "cmpl-fake",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "text": " from the fake upstream.", "finish_reason": "stop", "logprobs": None}],
+            "usage": _usage(),
+        }
+    )
+
+
+async def _embeddings(request: Request) -> Response:
+    body = await request.json()
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(len(inputs))]
+    return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": _usage()})
+
+
+def create_fake_upstream() -> Starlette:
+    """The fake upstream as an ASGI app."""
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", _chat, methods=["POST"]),
+            Route("/v1/completions", _completions, methods=["POST"]),
+            Route("/v1/embeddings", _embeddings, methods=["POST"]),
+        ]
+    )
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9000)
+    args = parser.parse_args()
+    uvicorn.run(create_fake_upstream(), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""The scanning hook points of the request path; guards and policies plug in here.
+
+A `ScanHooks` sees the request before the upstream call, the response after it, and a
+streamed response chunk by chunk. Each hook returns what goes on (possibly changed: a
+redacted message, another model alias) or raises a `GatewayError` such as
+`RequestBlocked` to stop the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["Exchange", "PassThrough", "ScanHooks"]
+
+Payload = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """What the hooks know about the request besides its body."""
+
+    request_id: str
+    endpoint: str  # "chat.completions", "completions" or "embeddings"
+    tenant: str
+    key_id: str
+    model: str  # the alias the client asked for
+    stream: bool
+
+
+class ScanHooks(Protocol):
+    """Inspect and transform traffic at the three points of the request path."""
+
+    async def before_upstream(self, exchange: Exchange, request: Payload) -> Payload:
+        """The request to send upstream; `request["model"]` picks the alias."""
+        ...
+
+    async def after_upstream(self, exchange: Exchange, request: Payload, response: Payload) -> Payload:
+        """The response to return to the client."""
+        ...
+
+    def on_stream(
+        self, exchange: Exchange, request: Payload, chunks: AsyncIterator[Payload]
+    ) -> AsyncIterator[Payload]:
+        """The chunks to send to the client, drawn from the upstream's `chunks`."""
+        ...
+
+
+class PassThrough:
+    """Hooks that change nothing: the gateway as a plain proxy."""
+
+    async def before_upstream(self, exchange: Exchange, request: Payload) -> Payload:
+        return request
+
+    async def after_upstream(self, exchange: Exchange, request: Payload, response: Payload) -> Payload:
+        return response
+
+    def on_stream(
+        self, exchange: Exchange, request: Payload, chunks: AsyncIterator[Payload]
+    ) -> AsyncIterator[Payload]:
+        return chunks

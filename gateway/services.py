@@ -1,0 +1,22 @@
+"""The long-lived objects one gateway process runs on, built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway.auth import KeyStore
+from gateway.config import GatewayConfig
+from gateway.hooks import ScanHooks
+from gateway.upstream import Upstream
+
+__all__ = ["Services"]
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a request handler may use; passed down, never global."""
+
+    config: GatewayConfig
+    keys: KeyStore
+    upstream: Upstream
+    hooks: ScanHooks

@@ -1,0 +1,24 @@
+"""Process settings, read once at start from `SHIELDGATE_*` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything the process needs that is not in the YAML configuration file."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIELDGATE_", extra="forbid", frozen=True)
+
+    config: Path | None = Field(default=None, description="Gateway YAML; None means the bundled one.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)

@@ -1,0 +1,226 @@
+"""The only module that talks to upstream models: litellm calls, fallbacks, error translation."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+import structlog
+
+from gateway.config import GatewayConfig
+from gateway.errors import (
+    GatewayError,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+
+# litellm fetches a price map over the network at import unless told otherwise.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm  # noqa: E402
+
+__all__ = ["Upstream"]
+
+log = structlog.get_logger(__name__)
+
+Payload = dict[str, Any]
+# litellm adds these to what OpenAI returns; clients never asked for them.
+_LITELLM_ONLY_FIELDS = frozenset({"provider_specific_fields", "citations", "moderation"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One resolved deployment: what litellm needs to reach it."""
+
+    label: str
+    kwargs: Mapping[str, Any]
+    missing_key_env: str | None
+
+
+class Upstream:
+    """Calls the deployments behind a model alias, falling back in order when one fails."""
+
+    def __init__(self, config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        # One HTTP stack for tests and production: httpx (respx can see it).
+        litellm.disable_aiohttp_transport = True
+        litellm.suppress_debug_info = True
+        self._targets: dict[str, list[_Target]] = {}
+        for alias, spec in config.models.items():
+            targets = []
+            for index, dep in enumerate(spec.deployments):
+                kwargs: dict[str, Any] = {
+                    "model": dep.model,
+                    "timeout": dep.timeout or config.upstream.timeout,
+                    "num_retries": config.upstream.num_retries,
+                }
+                if dep.api_base:
+                    kwargs["api_base"] = dep.api_base
+                key = env.get(dep.api_key_env) if dep.api_key_env else None
+                if key:
+                    kwargs["api_key"] = key
+                missing = dep.api_key_env if dep.api_key_env and not key else None
+                if missing:
+                    log.warning("upstream.api_key_missing", alias=alias, deployment=index, env=missing)
+                targets.append(_Target(f"{alias}[{index}]", kwargs, missing))
+            self._targets[alias] = targets
+
+    def aliases(self) -> list[str]:
+        """The model aliases clients may ask for, in configuration order."""
+        return list(self._targets)
+
+    def has_alias(self, alias: str) -> bool:
+        return alias in self._targets
+
+    async def chat(self, alias: str, params: Payload) -> Payload:
+        """A non-streamed chat completion in OpenAI's shape."""
+        response = await self._with_fallbacks(alias, _acompletion, params)
+        return _as_openai(response)
+
+    async def chat_stream(self, alias: str, params: Payload) -> AsyncIterator[Payload]:
+        """A streamed chat completion; the first chunk is awaited before this returns,
+        so connection errors still fall back and surface as a proper HTTP status."""
+        return await self._open_stream(alias, _acompletion, params)
+
+    async def completion(self, alias: str, params: Payload) -> Payload:
+        """A legacy text completion."""
+        response = await self._with_fallbacks(alias, litellm.atext_completion, params)
+        return _as_openai(response)
+
+    async def completion_stream(self, alias: str, params: Payload) -> AsyncIterator[Payload]:
+        """A streamed legacy text completion."""
+        return await self._open_stream(alias, litellm.atext_completion, params)
+
+    async def embedding(self, alias: str, params: Payload) -> Payload:
+        """Embeddings for `params["input"]`."""
+        response = await self._with_fallbacks(alias, litellm.aembedding, params)
+        return _as_openai(response)
+
+    async def _open_stream(
+        self, alias: str, call: Callable[..., Awaitable[Any]], params: Payload
+    ) -> AsyncIterator[Payload]:
+        async def open_and_peek(**kwargs: Any) -> tuple[Any, Any]:
+            stream = await call(stream=True, **kwargs)
+            try:
+                first = await stream.__anext__()
+            except StopAsyncIteration:
+                first = None
+            return stream, first
+
+        stream, first = await self._with_fallbacks(alias, open_and_peek, params)
+        return _relay(stream, first)
+
+    async def _with_fallbacks(
+        self, alias: str, call: Callable[..., Awaitable[Any]], params: Payload
+    ) -> Any:
+        targets = self._targets[alias]
+        for index, target in enumerate(targets):
+            is_last = index == len(targets) - 1
+            try:
+                if target.missing_key_env:
+                    raise UpstreamError(
+                        f"The deployment {target.label} has no API key: "
+                        f"set the environment variable {target.missing_key_env}."
+                    )
+                with translate_errors():
+                    return await call(**params, **target.kwargs)
+            except UpstreamRejected:
+                raise  # the request itself is at fault; another deployment will not help
+            except UpstreamError as exc:
+                log.warning(
+                    "upstream.failed",
+                    deployment=target.label,
+                    status=exc.status_code,
+                    code=exc.code,
+                    cause=type(exc.__cause__).__name__ if exc.__cause__ else None,
+                    fallback=not is_last,
+                )
+                if is_last:
+                    raise
+        raise AssertionError("unreachable: an alias always has a deployment")
+
+
+async def _acompletion(**kwargs: Any) -> Any:
+    # litellm would otherwise treat any `tools` as a possible MCP bridge request: it
+    # imports its proxy extras and may call out to MCP servers a client names. The
+    # gateway only relays tools, so that path stays off.
+    return await litellm.acompletion(_skip_mcp_handler=True, **kwargs)
+
+
+async def _relay(stream: Any, first: Any) -> AsyncIterator[Payload]:
+    """Yield the peeked chunk, then the rest, translating errors; always close upstream."""
+    try:
+        if first is None:
+            return
+        yield _as_openai(first)
+        with translate_errors():
+            async for chunk in stream:
+                yield _as_openai(chunk)
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            with translate_errors():
+                await close()
+
+
+def _as_openai(response: Any) -> Payload:
+    """litellm's response object as the plain OpenAI JSON shape."""
+    # warnings=False: litellm types embeddings as floats even when base64 strings were asked for.
+    data: Payload = response.model_dump(exclude_none=True, warnings=False)
+    _strip(data)
+    return data
+
+
+def _strip(value: Any) -> None:
+    if isinstance(value, dict):
+        for key in _LITELLM_ONLY_FIELDS & value.keys():
+            del value[key]
+        for item in value.values():
+            _strip(item)
+    elif isinstance(value, list):
+        for item in value:
+            _strip(item)
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Map litellm/openai exceptions (litellm's subclass openai's) to the gateway's tree."""
+    try:
+        yield
+    except GatewayError:
+        raise
+    except openai.APITimeoutError as exc:
+        raise UpstreamTimeout("The upstream model did not answer in time.") from exc
+    except openai.APIConnectionError as exc:
+        raise UpstreamError("The upstream model could not be reached.") from exc
+    except openai.APIStatusError as exc:
+        # litellm keeps the provider's headers aside; only Retry-After is ever read.
+        headers = getattr(exc, "litellm_response_headers", None) or exc.response.headers
+        raise _from_status(exc.status_code, exc.message, headers) from exc
+    except openai.OpenAIError as exc:
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int):
+            raise _from_status(status, str(exc), {}) from exc
+        raise UpstreamError("The upstream model failed.") from exc
+
+
+def _from_status(status: int, message: str, headers: Mapping[str, str]) -> UpstreamError:
+    if status == 408:
+        return UpstreamTimeout("The upstream model did not answer in time.")
+    if status == 429:
+        retry_after = headers.get("retry-after")
+        return UpstreamRateLimited(
+            "The upstream model is rate limited; retry later.",
+            headers={"Retry-After": retry_after} if retry_after else None,
+        )
+    if status in (400, 413, 422):
+        return UpstreamRejected(f"The upstream model rejected the request: {message}")
+    if status in (401, 403):
+        return UpstreamError("The upstream provider refused the gateway's credentials.")
+    return UpstreamError(f"The upstream model failed with status {status}.")
