@@ -22,7 +22,9 @@ def _serve(args: argparse.Namespace) -> int:
     from gateway.settings import Settings
     from gateway.yamlfile import ConfigError
 
-    overrides = {name: getattr(args, name) for name in ("config", "host", "port") if getattr(args, name) is not None}
+    overrides = {
+        name: getattr(args, name) for name in ("config", "host", "port") if getattr(args, name) is not None
+    }
     settings = Settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
     try:
@@ -47,7 +49,9 @@ def _keys_new(args: argparse.Namespace) -> int:
     key = new_key()
     entry = [{"id": args.id, "tenant": args.tenant, "sha256": digest(key)}]
     print(f"key: {key}", file=sys.stderr)
-    print("Give the key to the client now; only its digest is kept. Add to the config's keys:", file=sys.stderr)
+    print(
+        "Give the key to the client now; only its digest is kept. Add to the config's keys:", file=sys.stderr
+    )
     print(yaml.safe_dump(entry, sort_keys=False), end="")
     return 0
 
@@ -67,16 +71,22 @@ def _config_check(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shieldgate", description="OpenAI-compatible LLM gateway with guardrails.")
+    parser = argparse.ArgumentParser(
+        prog="shieldgate", description="OpenAI-compatible LLM gateway with guardrails."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the gateway")
-    serve.add_argument("--config", type=Path, help="gateway YAML (default: SHIELDGATE_CONFIG or the bundled one)")
+    serve.add_argument(
+        "--config", type=Path, help="gateway YAML (default: SHIELDGATE_CONFIG or the bundled one)"
+    )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.set_defaults(handler=_serve)
 
-    keys = commands.add_parser("keys", help="manage client API keys").add_subparsers(dest="keys_command", required=True)
+    keys = commands.add_parser("keys", help="manage client API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     new = keys.add_parser("new", help="create a client key and print its config entry")
     new.add_argument("--id", required=True, help="a name for the key, shown in logs and audit records")
     new.add_argument("--tenant", required=True, help="the tenant whose policies apply to this key")

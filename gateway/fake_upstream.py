@@ -33,7 +33,11 @@ def _reply_to(body: Payload) -> Payload:
             "role": "assistant",
             "content": None,
             "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": '{"city": "Paris"}'}}
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": tool, "arguments": '{"city": "Paris"}'},
+                }
             ],
         }
     if last.get("role") == "tool":
@@ -95,7 +99,9 @@ async def _completions(request: Request) -> Response:
             "object": "text_completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [{"index": 0, "text": " from the fake upstream.", "finish_reason": "stop", "logprobs": None}],
+            "choices": [
+                {"index": 0, "text": " from the fake upstream.", "finish_reason": "stop", "logprobs": None}
+            ],
             "usage": _usage(),
         }
     )
@@ -108,10 +114,15 @@ async def _embeddings(request: Request) -> Response:
     return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": _usage()})
 
 
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
 def create_fake_upstream() -> Starlette:
     """The fake upstream as an ASGI app."""
     return Starlette(
         routes=[
+            Route("/healthz", _healthz),
             Route("/v1/chat/completions", _chat, methods=["POST"]),
             Route("/v1/completions", _completions, methods=["POST"]),
             Route("/v1/embeddings", _embeddings, methods=["POST"]),

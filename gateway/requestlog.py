@@ -55,7 +55,7 @@ def _request_id(scope: Scope) -> str:
     """The client's `X-Request-ID` when it is a sane token, else a fresh one."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if _CLIENT_ID.match(candidate):
                 return candidate
     return uuid.uuid4().hex

@@ -34,7 +34,9 @@ async def event_stream(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[b
     yield DONE
 
 
-def sse_response(chunks: AsyncIterator[dict[str, Any]], headers: dict[str, str] | None = None) -> StreamingResponse:
+def sse_response(
+    chunks: AsyncIterator[dict[str, Any]], headers: dict[str, str] | None = None
+) -> StreamingResponse:
     """A streaming HTTP response for `chunks`."""
     return StreamingResponse(
         event_stream(chunks),

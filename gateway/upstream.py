@@ -23,7 +23,7 @@ from gateway.errors import (
 # litellm fetches a price map over the network at import unless told otherwise.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import litellm  # noqa: E402
+import litellm
 
 __all__ = ["Upstream"]
 
@@ -116,9 +116,7 @@ class Upstream:
         stream, first = await self._with_fallbacks(alias, open_and_peek, params)
         return _relay(stream, first)
 
-    async def _with_fallbacks(
-        self, alias: str, call: Callable[..., Awaitable[Any]], params: Payload
-    ) -> Any:
+    async def _with_fallbacks(self, alias: str, call: Callable[..., Awaitable[Any]], params: Payload) -> Any:
         targets = self._targets[alias]
         for index, target in enumerate(targets):
             is_last = index == len(targets) - 1

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from gateway.auth import Principal
 from gateway.services import Services
 
-__all__ = ["authenticate", "get_services"]
+__all__ = ["Caller", "ServicesDep", "authenticate", "get_services"]
 
 
 def get_services(request: Request) -> Services:
@@ -19,3 +21,7 @@ def get_services(request: Request) -> Services:
 def authenticate(request: Request) -> Principal:
     """The caller behind the request's bearer key (raises 401 when there is none)."""
     return get_services(request).keys.authenticate(request.headers.get("authorization"))
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+Caller = Annotated[Principal, Depends(authenticate)]

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import authenticate, get_services
+from gateway.api.deps import Caller, ServicesDep
 from gateway.auth import Principal
 from gateway.errors import ModelNotFound
 from gateway.hooks import Exchange
@@ -34,19 +34,21 @@ StreamCall = Callable[[Upstream, str, Payload], Awaitable[AsyncIterator[Payload]
 @router.post("/v1/chat/completions")
 async def chat_completions(
     request: Request,
-    services: Services = Depends(get_services),
-    principal: Principal = Depends(authenticate),
+    services: ServicesDep,
+    principal: Caller,
 ) -> Response:
     """Chat completions, streamed or not; tools and tool results pass through."""
     body = parse_body(await request.body(), ChatCompletionRequest)
-    return await _proxy(request, services, principal, "chat.completions", body, Upstream.chat, Upstream.chat_stream)
+    return await _proxy(
+        request, services, principal, "chat.completions", body, Upstream.chat, Upstream.chat_stream
+    )
 
 
 @router.post("/v1/completions")
 async def completions(
     request: Request,
-    services: Services = Depends(get_services),
-    principal: Principal = Depends(authenticate),
+    services: ServicesDep,
+    principal: Caller,
 ) -> Response:
     """Legacy text completions, streamed or not."""
     body = parse_body(await request.body(), CompletionRequest)
@@ -58,8 +60,8 @@ async def completions(
 @router.post("/v1/embeddings")
 async def embeddings(
     request: Request,
-    services: Services = Depends(get_services),
-    principal: Principal = Depends(authenticate),
+    services: ServicesDep,
+    principal: Caller,
 ) -> Response:
     """Embeddings; the input is scanned like a prompt."""
     body = parse_body(await request.body(), EmbeddingRequest)
@@ -99,4 +101,6 @@ async def _proxy(
 
 def _require_alias(services: Services, alias: str) -> None:
     if not services.upstream.has_alias(alias):
-        raise ModelNotFound(f"The model '{alias}' does not exist or you do not have access to it.", param="model")
+        raise ModelNotFound(
+            f"The model '{alias}' does not exist or you do not have access to it.", param="model"
+        )

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from gateway.api.deps import authenticate, get_services
-from gateway.auth import Principal
-from gateway.services import Services
+from gateway.api.deps import Caller, ServicesDep
 
 __all__ = ["router"]
 
@@ -16,9 +14,7 @@ router = APIRouter()
 
 
 @router.get("/v1/models")
-async def list_models(
-    services: Services = Depends(get_services), _: Principal = Depends(authenticate)
-) -> dict[str, Any]:
+async def list_models(services: ServicesDep, _: Caller) -> dict[str, Any]:
     """Every alias clients may name in `model`."""
     return {
         "object": "list",

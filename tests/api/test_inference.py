@@ -32,7 +32,8 @@ def test_chat_completion_round_trip(sdk: openai.OpenAI, upstream: respx.MockRout
 
     assert answer.choices[0].message.content == "Hi there"
     assert answer.choices[0].finish_reason == "stop"
-    assert answer.usage is not None and answer.usage.total_tokens == 5
+    assert answer.usage is not None
+    assert answer.usage.total_tokens == 5
     sent = route.calls.last.request
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_SECRET}"
     body = json.loads(sent.content)
@@ -68,7 +69,11 @@ def test_tool_call_round_trip(sdk: openai.OpenAI, upstream: respx.MockRouter) ->
             },
         }
     ]
-    tool_call = {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}
+    tool_call = {
+        "id": "call_9",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+    }
     route = upstream.post(f"{SMALL_BASE}/chat/completions")
     route.side_effect = [
         httpx.Response(200, json=chat_body(None, tool_calls=[tool_call])),  # type: ignore[arg-type]
@@ -78,7 +83,8 @@ def test_tool_call_round_trip(sdk: openai.OpenAI, upstream: respx.MockRouter) ->
 
     first = sdk.chat.completions.create(model="small", messages=messages, tools=tools, tool_choice="auto")  # type: ignore[arg-type]
     call = first.choices[0].message.tool_calls
-    assert call is not None and call[0].function.name == "get_weather"
+    assert call is not None
+    assert call[0].function.name == "get_weather"
     assert first.choices[0].finish_reason == "tool_calls"
     messages += [
         {"role": "assistant", "content": None, "tool_calls": [tool_call]},
@@ -92,7 +98,11 @@ def test_tool_call_round_trip(sdk: openai.OpenAI, upstream: respx.MockRouter) ->
     assert first_sent["tool_choice"] == "auto"
     second_sent = json.loads(route.calls[1].request.content)
     assert second_sent["messages"][1]["tool_calls"] == [tool_call]
-    assert second_sent["messages"][2] == {"role": "tool", "tool_call_id": "call_9", "content": '{"celsius": 3}'}
+    assert second_sent["messages"][2] == {
+        "role": "tool",
+        "tool_call_id": "call_9",
+        "content": '{"celsius": 3}',
+    }
 
 
 def test_streamed_tool_call_arguments_pass_through(sdk: openai.OpenAI, upstream: respx.MockRouter) -> None:
@@ -110,7 +120,9 @@ def test_streamed_tool_call_arguments_pass_through(sdk: openai.OpenAI, upstream:
         headers={"content-type": "text/event-stream"},
     )
 
-    stream = sdk.chat.completions.create(model="small", messages=[{"role": "user", "content": "x"}], stream=True)
+    stream = sdk.chat.completions.create(
+        model="small", messages=[{"role": "user", "content": "x"}], stream=True
+    )
     chunks = list(stream)
 
     arguments = "".join(
@@ -179,7 +191,9 @@ def test_embeddings_with_sdk_default_encoding(sdk: openai.OpenAI, upstream: resp
 
 def test_fallback_to_second_deployment_on_500(sdk: openai.OpenAI, upstream: respx.MockRouter) -> None:
     """When the first deployment answers 500, the second one serves the request."""
-    primary = upstream.post(f"{PRIMARY_BASE}/chat/completions").respond(500, json={"error": {"message": "boom"}})
+    primary = upstream.post(f"{PRIMARY_BASE}/chat/completions").respond(
+        500, json={"error": {"message": "boom"}}
+    )
     fallback = upstream.post(f"{FALLBACK_BASE}/chat/completions").respond(json=chat_body("from fallback"))
 
     answer = sdk.chat.completions.create(model="large", messages=[{"role": "user", "content": "Hi"}])
@@ -196,7 +210,9 @@ def test_stream_falls_back_before_first_chunk(sdk: openai.OpenAI, upstream: resp
         text=text_stream("ok"), headers={"content-type": "text/event-stream"}
     )
 
-    stream = sdk.chat.completions.create(model="large", messages=[{"role": "user", "content": "Hi"}], stream=True)
+    stream = sdk.chat.completions.create(
+        model="large", messages=[{"role": "user", "content": "Hi"}], stream=True
+    )
 
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "ok"
 
@@ -216,10 +232,14 @@ def test_upstream_status_is_translated(
 ) -> None:
     """Upstream failures reach the client with the documented status and a stable code."""
     upstream.post(f"{SMALL_BASE}/chat/completions").respond(
-        upstream_status, json={"error": {"message": "upstream says no", "type": "x"}}, headers={"retry-after": "7"}
+        upstream_status,
+        json={"error": {"message": "upstream says no", "type": "x"}},
+        headers={"retry-after": "7"},
     )
 
-    response = client.post("/v1/chat/completions", json={"model": "small", "messages": [{"role": "user", "content": "Hi"}]})
+    response = client.post(
+        "/v1/chat/completions", json={"model": "small", "messages": [{"role": "user", "content": "Hi"}]}
+    )
 
     assert response.status_code == client_status
     error = response.json()["error"]
@@ -233,7 +253,9 @@ def test_upstream_timeout_is_504(client: httpx.Client, upstream: respx.MockRoute
     """An upstream that times out answers 504 upstream_timeout."""
     upstream.post(f"{SMALL_BASE}/chat/completions").mock(side_effect=httpx.ReadTimeout("slow"))
 
-    response = client.post("/v1/chat/completions", json={"model": "small", "messages": [{"role": "user", "content": "Hi"}]})
+    response = client.post(
+        "/v1/chat/completions", json={"model": "small", "messages": [{"role": "user", "content": "Hi"}]}
+    )
 
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "upstream_timeout"
@@ -243,7 +265,9 @@ def test_upstream_unreachable_is_502(client: httpx.Client, upstream: respx.MockR
     """An upstream that refuses connections answers 502."""
     upstream.post(f"{SMALL_BASE}/chat/completions").mock(side_effect=httpx.ConnectError("refused"))
 
-    response = client.post("/v1/chat/completions", json={"model": "small", "messages": [{"role": "user", "content": "Hi"}]})
+    response = client.post(
+        "/v1/chat/completions", json={"model": "small", "messages": [{"role": "user", "content": "Hi"}]}
+    )
 
     assert response.status_code == 502
     assert response.json()["error"]["type"] == "upstream_error"
@@ -269,11 +293,19 @@ def test_sdk_raises_typed_errors(sdk: openai.OpenAI, upstream: respx.MockRouter)
         (b'{"model": "small"}', "messages"),
         (b'{"model": "small", "messages": []}', "messages"),
         (b'{"model": "small", "messages": [{"role": "wizard", "content": "x"}]}', "messages.0.role"),
-        (b'{"model": "small", "messages": [{"role": "user", "content": "x"}], "api_base": "http://evil"}', "api_base"),
-        (b'{"model": "small", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}', "temperature"),
+        (
+            b'{"model": "small", "messages": [{"role": "user", "content": "x"}], "api_base": "http://evil"}',
+            "api_base",
+        ),
+        (
+            b'{"model": "small", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}',
+            "temperature",
+        ),
     ],
 )
-def test_malformed_requests_are_400(client: httpx.Client, upstream: respx.MockRouter, body: bytes, param: str | None) -> None:
+def test_malformed_requests_are_400(
+    client: httpx.Client, upstream: respx.MockRouter, body: bytes, param: str | None
+) -> None:
     """Bad JSON, schema violations and non-OpenAI arguments are refused before any upstream call."""
     response = client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
 
