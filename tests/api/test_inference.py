@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from collections.abc import AsyncIterator
 
 import httpx
 import openai
@@ -328,3 +329,37 @@ def test_unknown_route_is_openai_shaped_404(client: httpx.Client) -> None:
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "Unknown request URL."
+
+
+class _BreaksMidStream(httpx.AsyncByteStream):
+    """An upstream body that sends two chunks, then loses the connection."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield (
+            sse([chunk({"role": "assistant", "content": ""}), chunk({"content": "partial"})])
+            .removesuffix("data: [DONE]\n\n")
+            .encode()
+        )
+        raise httpx.ReadError("connection lost")
+
+
+def test_upstream_failure_mid_stream_ends_with_error_event(
+    sdk: openai.OpenAI, upstream: respx.MockRouter
+) -> None:
+    """Chunks already received reach the client, then an OpenAI-shaped error event ends the stream."""
+    upstream.post(f"{SMALL_BASE}/chat/completions").respond(
+        stream=_BreaksMidStream(), headers={"content-type": "text/event-stream"}
+    )
+    received: list[str] = []
+
+    def read_all() -> None:
+        stream = sdk.chat.completions.create(
+            model="small", messages=[{"role": "user", "content": "Hi"}], stream=True
+        )
+        received.extend(part.choices[0].delta.content or "" for part in stream)
+
+    with pytest.raises(openai.APIError) as failed:
+        read_all()
+
+    assert "".join(received) == "partial"
+    assert failed.value.code == "upstream_error"
