@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 
 from gateway import __version__
-from gateway.api import health_router, inference_router, models_router
+from gateway.api import health_router, inference_router, metrics_router, models_router
 from gateway.auth import KeyStore
 from gateway.bodylimit import BodyLimit
+from gateway.cache import CacheMetrics, MemoryStore, RedisStore, VerdictCache
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import GatewayError
 from gateway.hooks import PassThrough, ScanHooks
@@ -22,23 +24,44 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.upstream import Upstream
 
-__all__ = ["build_services", "create_app"]
+__all__ = ["build_services", "build_verdict_cache", "create_app"]
 
 log = structlog.get_logger(__name__)
 
 
 def build_services(
-    config: GatewayConfig, *, hooks: ScanHooks | None = None, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    config: GatewayConfig,
+    *,
+    hooks: ScanHooks | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Services:
-    """Wire the gateway's services from a loaded configuration."""
+    """Wire the gateway's services from the settings and a loaded configuration."""
     keys = KeyStore(config.keys, required=config.auth.required)
     if not keys.required:
         log.warning("auth.disabled", reason="auth.required is false: every caller is served")
+    registry = CollectorRegistry()
     return Services(
         config=config,
         keys=keys,
         upstream=Upstream(config, environ),
         hooks=hooks or PassThrough(),
+        verdicts=build_verdict_cache(settings, registry),
+        registry=registry,
+    )
+
+
+def build_verdict_cache(settings: Settings, registry: CollectorRegistry) -> VerdictCache:
+    """The in-process LRU, with Redis behind it when `settings.redis_url` is set."""
+    timeout = settings.redis_timeout_ms / 1000
+    redis = RedisStore(settings.redis_url.get_secret_value(), timeout=timeout) if settings.redis_url else None
+    log.info("cache.configured", redis=redis is not None, ttl_seconds=settings.cache_ttl_seconds)
+    return VerdictCache(
+        MemoryStore(settings.cache_max_entries),
+        CacheMetrics(registry),
+        ttl=settings.cache_ttl_seconds,
+        redis=redis,
+        redis_timeout=timeout,
     )
 
 
@@ -50,17 +73,20 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = load_config(settings.config)
-        app.state.services = build_services(config, hooks=hooks, environ=environ)
+        services = build_services(settings, config, hooks=hooks, environ=environ)
+        app.state.services = services
         log.info("gateway.started", aliases=list(config.models), keys=len(config.keys))
         try:
             yield
         finally:
             app.state.services = None
+            await services.aclose()
             log.info("gateway.stopped")
 
     app = FastAPI(title="Shieldgate", version=__version__, lifespan=lifespan)
     app.state.services = None
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(models_router)
     app.include_router(inference_router)
     app.add_exception_handler(GatewayError, _gateway_error)

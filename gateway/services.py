@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry
+
 from gateway.auth import KeyStore
+from gateway.cache import VerdictCache
 from gateway.config import GatewayConfig
 from gateway.hooks import ScanHooks
 from gateway.upstream import Upstream
@@ -20,3 +23,9 @@ class Services:
     keys: KeyStore
     upstream: Upstream
     hooks: ScanHooks
+    verdicts: VerdictCache
+    registry: CollectorRegistry
+
+    async def aclose(self) -> None:
+        """Release connections held by the services."""
+        await self.verdicts.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -22,3 +22,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis://host:6379/0 shares verdicts across replicas; None keeps them in memory.",
+    )
+    cache_ttl_seconds: float = Field(default=3600.0, gt=0)
+    cache_max_entries: int = Field(default=10_000, ge=1, description="In-process LRU size.")
+    redis_timeout_ms: float = Field(
+        default=50.0, gt=0, description="Per Redis call; slower counts as a miss."
+    )

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from gateway.app import create_app
 from gateway.auth import digest
 from gateway.settings import Settings
+from tests.redisserver import RedisServer
 from tests.server import serve_in_thread
 
 CLIENT_KEY = "sg-test-client-key"
@@ -93,6 +94,17 @@ def sdk(gateway_url: str) -> Iterator[openai.OpenAI]:
     """The official OpenAI SDK pointed at the gateway."""
     with openai.OpenAI(base_url=f"{gateway_url}/v1", api_key=CLIENT_KEY, max_retries=0) as sdk_client:
         yield sdk_client
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real Redis server for this test only."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
 
 
 @pytest.fixture
