@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -18,7 +21,9 @@ from gateway.bodylimit import BodyLimit
 from gateway.cache import CacheMetrics, MemoryStore, RedisStore, VerdictCache
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import GatewayError
-from gateway.hooks import PassThrough, ScanHooks
+from gateway.hooks import ScanHooks
+from gateway.pipeline import PolicyHooks
+from gateway.policy import PolicyStore, default_policy_dir
 from gateway.requestlog import RequestLog
 from gateway.services import Services
 from gateway.settings import Settings
@@ -41,13 +46,21 @@ def build_services(
     if not keys.required:
         log.warning("auth.disabled", reason="auth.required is false: every caller is served")
     registry = CollectorRegistry()
+    policies = None
+    if hooks is None:
+        policies = PolicyStore(settings.policy_dir or default_policy_dir(), aliases=list(config.models))
+        key = settings.redaction_hash_key
+        hooks = PolicyHooks(
+            policies, hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32)
+        )
     return Services(
         config=config,
         keys=keys,
         upstream=Upstream(config, environ),
-        hooks=hooks or PassThrough(),
+        hooks=hooks,
         verdicts=build_verdict_cache(settings, registry),
         registry=registry,
+        policies=policies,
     )
 
 
@@ -75,11 +88,18 @@ def create_app(
         config = load_config(settings.config)
         services = build_services(settings, config, hooks=hooks, environ=environ)
         app.state.services = services
+        watcher = None
+        if services.policies is not None:
+            watcher = asyncio.create_task(services.policies.watch(settings.policy_reload_seconds))
         log.info("gateway.started", aliases=list(config.models), keys=len(config.keys))
         try:
             yield
         finally:
             app.state.services = None
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             await services.aclose()
             log.info("gateway.stopped")
 

@@ -3,7 +3,8 @@
 A `ScanHooks` sees the request before the upstream call, the response after it, and a
 streamed response chunk by chunk. Each hook returns what goes on (possibly changed: a
 redacted message, another model alias) or raises a `GatewayError` such as
-`RequestBlocked` to stop the request.
+`RequestBlocked` to stop the request. `before_upstream` may also raise `Refusal` to answer
+with an assistant message of the gateway's own instead of calling the upstream.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["Exchange", "PassThrough", "ScanHooks"]
+__all__ = ["Exchange", "PassThrough", "Payload", "Refusal", "ScanHooks"]
 
 Payload = dict[str, Any]
+
+
+class Refusal(Exception):
+    """Answer the request with `message` as the assistant's reply, without calling upstream."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

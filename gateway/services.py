@@ -10,6 +10,7 @@ from gateway.auth import KeyStore
 from gateway.cache import VerdictCache
 from gateway.config import GatewayConfig
 from gateway.hooks import ScanHooks
+from gateway.policy import PolicyStore
 from gateway.upstream import Upstream
 
 __all__ = ["Services"]
@@ -25,6 +26,7 @@ class Services:
     hooks: ScanHooks
     verdicts: VerdictCache
     registry: CollectorRegistry
+    policies: PolicyStore | None  # None when the caller supplied its own hooks
 
     async def aclose(self) -> None:
         """Release connections held by the services."""

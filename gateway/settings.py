@@ -31,3 +31,10 @@ class Settings(BaseSettings):
     redis_timeout_ms: float = Field(
         default=50.0, gt=0, description="Per Redis call; slower counts as a miss."
     )
+    policy_dir: Path | None = Field(
+        default=None, description="Policy YAML directory; None means the bundled one."
+    )
+    policy_reload_seconds: float = Field(default=2.0, gt=0, description="How often policy files are checked.")
+    redaction_hash_key: SecretStr | None = Field(
+        default=None, description="Key of the 'hash' redaction operator; random per process when unset."
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -22,17 +22,19 @@ class ConfigError(Exception):
         super().__init__(f"{self.path}: " + "; ".join(problems))
 
 
-def load_yaml_model(path: Path, model: type[ModelT]) -> ModelT:
+def load_yaml_model(path: Path, model: type[ModelT], context: dict[str, Any] | None = None) -> ModelT:
     """Parse `path` and validate it as `model`, raising `ConfigError` with line numbers."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [f"cannot read file: {exc.strerror}"]) from exc
-    return parse_yaml_model(text, model, source=str(path))
+    return parse_yaml_model(text, model, source=str(path), context=context)
 
 
-def parse_yaml_model(text: str, model: type[ModelT], *, source: str) -> ModelT:
-    """Validate YAML `text` as `model`; `source` names it in errors."""
+def parse_yaml_model(
+    text: str, model: type[ModelT], *, source: str, context: dict[str, Any] | None = None
+) -> ModelT:
+    """Validate YAML `text` as `model` (validators may read `context`); `source` names it in errors."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -43,7 +45,7 @@ def parse_yaml_model(text: str, model: type[ModelT], *, source: str) -> ModelT:
     if data is None:
         data = {}
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

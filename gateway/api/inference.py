@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from gateway.api.deps import Caller, ServicesDep
 from gateway.auth import Principal
 from gateway.errors import ModelNotFound
-from gateway.hooks import Exchange
+from gateway.hooks import Exchange, Refusal
+from gateway.refusal import refusal_chunks, refusal_completion
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, parse_body
 from gateway.services import Services
 from gateway.sse import sse_response
@@ -88,7 +89,12 @@ async def _proxy(
         stream=stream,
     )
     hooks = services.hooks
-    outgoing = await hooks.before_upstream(exchange, body)
+    try:
+        outgoing = await hooks.before_upstream(exchange, body)
+    except Refusal as refusal:
+        if stream:
+            return sse_response(refusal_chunks(endpoint, exchange.model, refusal.message))
+        return JSONResponse(refusal_completion(endpoint, exchange.model, refusal.message))
     alias = outgoing["model"]
     _require_alias(services, alias)
     params = {key: value for key, value in outgoing.items() if key not in ("model", "stream")}

@@ -1,0 +1,71 @@
+"""Replace found PII in a text: pick spans, resolve overlaps, replace right to left.
+
+Operators: `mask` ([EMAIL]), `placeholder` (<EMAIL_1>, the same value always gets the same
+number within one request), `hash` (a keyed digest, stable within the process), `partial`
+(keeps the last 4 characters) and `remove`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+
+from gateway.findings import Span
+from gateway.policy.model import Operator
+
+__all__ = ["Redactor"]
+
+
+class Redactor:
+    """Redacts the texts of one request; `originals` maps its placeholders back to the values."""
+
+    def __init__(self, hash_key: bytes) -> None:
+        self._hash_key = hash_key
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._counts: dict[str, int] = {}
+        self.originals: dict[str, str] = {}
+
+    def redact(self, text: str, spans: Sequence[Span], operator_for: Callable[[str], Operator | None]) -> str:
+        """`text` with every span whose label has an operator replaced; others are left alone."""
+        return _redact(text, spans, operator_for, self._replace)
+
+    def _replace(self, value: str, label: str, operator: Operator) -> str:
+        if operator == "mask":
+            return f"[{label.upper()}]"
+        if operator == "placeholder":
+            return self._placeholder(label, value)
+        if operator == "hash":
+            digest = hmac.new(self._hash_key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:12]
+            return f"<{label.upper()}:{digest}>"
+        if operator == "partial":
+            keep = 4 if len(value) > 6 else 0
+            return "*" * (len(value) - keep) + value[len(value) - keep :]
+        return ""
+
+    def _placeholder(self, label: str, value: str) -> str:
+        key = (label, value)
+        if key not in self._by_value:
+            self._counts[label] = self._counts.get(label, 0) + 1
+            placeholder = f"<{label.upper()}_{self._counts[label]}>"
+            self._by_value[key] = placeholder
+            self.originals[placeholder] = value
+        return self._by_value[key]
+
+
+def _redact(
+    text: str,
+    spans: Sequence[Span],
+    operator_for: Callable[[str], Operator | None],
+    replace: Callable[[str, str, Operator], str],
+) -> str:
+    chosen = [(span, op) for span in spans if (op := operator_for(span.label)) is not None]
+    kept: list[tuple[Span, Operator]] = []
+    # Overlaps: the higher score wins, then the longer span.
+    for span, op in sorted(chosen, key=lambda item: (-item[0].score, item[0].start - item[0].end)):
+        if all(span.end <= other.start or span.start >= other.end for other, _ in kept):
+            kept.append((span, op))
+    for span, op in sorted(kept, key=lambda item: item[0].start, reverse=True):
+        value = text[span.start : span.end]
+        text = text[: span.start] + replace(value, span.label, op) + text[span.end :]
+    return text
