@@ -70,6 +70,59 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_policy_dir(args: argparse.Namespace) -> tuple[Path, Any] | None:
+    """The directory and its PolicySet, or None after printing every problem."""
+    from gateway.config import load_config
+    from gateway.policy import PolicyErrors, default_policy_dir, load_policies
+    from gateway.yamlfile import ConfigError
+
+    directory: Path = args.directory or default_policy_dir()
+    try:
+        aliases = list(load_config(args.config).models) if args.config else None
+        return directory, load_policies(directory, aliases)
+    except ConfigError as exc:
+        print(f"{exc.path}: " + "; ".join(exc.problems), file=sys.stderr)
+    except PolicyErrors as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+    return None
+
+
+def _policy_check(args: argparse.Namespace) -> int:
+    loaded = _load_policy_dir(args)
+    if loaded is None:
+        return 1
+    directory, policies = loaded
+    for name, policy in sorted(policies.policies.items()):
+        tenants = sorted(t for t, p in policies.tenants.items() if p == name) or ["(default)" if name == "default" else "-"]
+        print(f"ok: {name} version {policy.version}, {len(policy.rules)} rules, tenants {', '.join(tenants)}")
+    if args.config is None:
+        print("note: model aliases not checked; pass --config gateway.yaml to check them", file=sys.stderr)
+    return 0
+
+
+def _policy_test(args: argparse.Namespace) -> int:
+    from gateway.policy import run_policy_tests
+    from gateway.yamlfile import ConfigError
+
+    loaded = _load_policy_dir(args)
+    if loaded is None:
+        return 1
+    directory, policies = loaded
+    try:
+        results = run_policy_tests(directory, policies)
+    except ConfigError as exc:
+        print(f"{exc.path}: " + "; ".join(exc.problems), file=sys.stderr)
+        return 1
+    for result in results:
+        print(f"{'PASS' if result.passed else 'FAIL'} {result.file}: {result.name}")
+        for problem in result.problems:
+            print(f"    {problem}")
+    failed = sum(not result.passed for result in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed or not results else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shieldgate", description="OpenAI-compatible LLM gateway with guardrails."
@@ -98,6 +151,16 @@ def _parser() -> argparse.ArgumentParser:
     check = config.add_parser("check", help="validate a gateway YAML file")
     check.add_argument("config", type=Path, nargs="?", help="the file (default: the bundled one)")
     check.set_defaults(handler=_config_check)
+
+    policy = commands.add_parser("policy", help="policy files").add_subparsers(dest="policy_command", required=True)
+    for name, handler, text in (
+        ("check", _policy_check, "validate every policy file of a directory"),
+        ("test", _policy_test, "run the cases of the directory's *.test.yaml files"),
+    ):
+        command = policy.add_parser(name, help=text)
+        command.add_argument("directory", type=Path, nargs="?", help="policy directory (default: the bundled one)")
+        command.add_argument("--config", type=Path, help="gateway YAML, to check model aliases")
+        command.set_defaults(handler=handler)
     return parser
 
 

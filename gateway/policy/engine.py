@@ -1,7 +1,8 @@
 """The policy engine: a pure function from findings and request context to a decision.
 
 Rules are read in order (a tenant policy's own rules first, then those it extends):
-- `allow` and `block` are final: the first one that matches ends the evaluation;
+- `allow` and `block` are final: the first one that matches ends the evaluation (a block
+  discards the redactions and route chosen before it);
 - `redact` rules add up (for a label named by two rules, the first rule's operator wins);
 - `route`: the first matching rule picks the model;
 - `monitor` rules, and any rule in monitor mode, only record what they would have done.
@@ -106,6 +107,7 @@ def decide(policy: CompiledPolicy, subject: Subject) -> Decision:
             break
         if rule.action == "block":
             block = rule.block or BlockSpec()
+            fired = [match]  # earlier redact or route matches have no effect on a blocked request
             break
         if rule.action == "redact":
             redactions.append(_redaction(rule))
