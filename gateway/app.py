@@ -22,7 +22,7 @@ from gateway.cache import CacheMetrics, MemoryStore, RedisStore, VerdictCache
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import GatewayError
 from gateway.hooks import ScanHooks
-from gateway.pipeline import PolicyHooks
+from gateway.pipeline import PolicyHooks, Scan, no_scanners
 from gateway.policy import PolicyStore, default_policy_dir
 from gateway.requestlog import RequestLog
 from gateway.services import Services
@@ -39,9 +39,13 @@ def build_services(
     config: GatewayConfig,
     *,
     hooks: ScanHooks | None = None,
+    scan: Scan = no_scanners,
     environ: Mapping[str, str] | None = None,
 ) -> Services:
-    """Wire the gateway's services from the settings and a loaded configuration."""
+    """Wire the gateway's services from the settings and a loaded configuration.
+
+    Without `hooks`, the tenant policies of `settings.policy_dir` decide on what `scan` finds.
+    """
     keys = KeyStore(config.keys, required=config.auth.required)
     if not keys.required:
         log.warning("auth.disabled", reason="auth.required is false: every caller is served")
@@ -51,7 +55,7 @@ def build_services(
         policies = PolicyStore(settings.policy_dir or default_policy_dir(), aliases=list(config.models))
         key = settings.redaction_hash_key
         hooks = PolicyHooks(
-            policies, hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32)
+            policies, scan, hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32)
         )
     return Services(
         config=config,
@@ -79,14 +83,18 @@ def build_verdict_cache(settings: Settings, registry: CollectorRegistry) -> Verd
 
 
 def create_app(
-    settings: Settings, *, hooks: ScanHooks | None = None, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    *,
+    hooks: ScanHooks | None = None,
+    scan: Scan = no_scanners,
+    environ: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The gateway as an ASGI app; configuration is loaded when the app starts."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = load_config(settings.config)
-        services = build_services(settings, config, hooks=hooks, environ=environ)
+        services = build_services(settings, config, hooks=hooks, scan=scan, environ=environ)
         app.state.services = services
         watcher = None
         if services.policies is not None:

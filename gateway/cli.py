@@ -92,9 +92,11 @@ def _policy_check(args: argparse.Namespace) -> int:
     loaded = _load_policy_dir(args)
     if loaded is None:
         return 1
-    directory, policies = loaded
+    _, policies = loaded
     for name, policy in sorted(policies.policies.items()):
-        tenants = sorted(t for t, p in policies.tenants.items() if p == name) or ["(default)" if name == "default" else "-"]
+        tenants = sorted(t for t, p in policies.tenants.items() if p == name) or [
+            "(default)" if name == "default" else "-"
+        ]
         print(f"ok: {name} version {policy.version}, {len(policy.rules)} rules, tenants {', '.join(tenants)}")
     if args.config is None:
         print("note: model aliases not checked; pass --config gateway.yaml to check them", file=sys.stderr)
@@ -152,13 +154,17 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("config", type=Path, nargs="?", help="the file (default: the bundled one)")
     check.set_defaults(handler=_config_check)
 
-    policy = commands.add_parser("policy", help="policy files").add_subparsers(dest="policy_command", required=True)
+    policy = commands.add_parser("policy", help="policy files").add_subparsers(
+        dest="policy_command", required=True
+    )
     for name, handler, text in (
         ("check", _policy_check, "validate every policy file of a directory"),
         ("test", _policy_test, "run the cases of the directory's *.test.yaml files"),
     ):
         command = policy.add_parser(name, help=text)
-        command.add_argument("directory", type=Path, nargs="?", help="policy directory (default: the bundled one)")
+        command.add_argument(
+            "directory", type=Path, nargs="?", help="policy directory (default: the bundled one)"
+        )
         command.add_argument("--config", type=Path, help="gateway YAML, to check model aliases")
         command.set_defaults(handler=handler)
     return parser

@@ -65,7 +65,10 @@ def _redact(
     for span, op in sorted(chosen, key=lambda item: (-item[0].score, item[0].start - item[0].end)):
         if all(span.end <= other.start or span.start >= other.end for other, _ in kept):
             kept.append((span, op))
-    for span, op in sorted(kept, key=lambda item: item[0].start, reverse=True):
-        value = text[span.start : span.end]
-        text = text[: span.start] + replace(value, span.label, op) + text[span.end :]
+    # Replacements are chosen in reading order (placeholders number from the left), then
+    # spliced in from the right so earlier offsets stay valid.
+    ordered = sorted(kept, key=lambda item: item[0].start)
+    replacements = [replace(text[span.start : span.end], span.label, op) for span, op in ordered]
+    for (span, _), replacement in zip(reversed(ordered), reversed(replacements), strict=True):
+        text = text[: span.start] + replacement + text[span.end :]
     return text

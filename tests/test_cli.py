@@ -20,6 +20,7 @@ import yaml
 from tests.server import free_port
 
 SHIELDGATE = [sys.executable, "-m", "gateway"]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _env() -> dict[str, str]:
@@ -147,3 +148,54 @@ def test_config_check(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1
     assert "field 'models'" in bad.stderr
+
+
+def test_policy_check_and_test_on_the_example_directory() -> None:
+    """`policy check` lists each policy with its version; `policy test` runs every case."""
+    policies = str(REPO / "policies")
+    config = str(REPO / "gateway" / "defaults" / "gateway.yaml")
+    check = subprocess.run(
+        [*SHIELDGATE, "policy", "check", policies, "--config", config],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    tested = subprocess.run(
+        [*SHIELDGATE, "policy", "test", policies, "--config", config],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert check.returncode == 0, check.stderr
+    assert [line.split(" version ")[0] for line in check.stdout.splitlines()] == ["ok: acme", "ok: default"]
+    assert tested.returncode == 0, tested.stdout
+    assert tested.stdout.splitlines()[-1].endswith(" passed, 0 failed")
+
+
+def test_policy_check_reports_every_problem(tmp_path: Path) -> None:
+    """A broken policy directory fails with each problem on its own line."""
+    (tmp_path / "default.yaml").write_text("rules:\n  - {id: a, action: nuke}\n  - {id: b, action: route}\n")
+    result = subprocess.run(
+        [*SHIELDGATE, "policy", "check", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"{tmp_path / 'default.yaml'}: line 2, field 'rules.0.action'")
+    assert "action 'route' needs" in lines[1]
+
+
+def test_policy_test_fails_on_a_failing_case(tmp_path: Path) -> None:
+    """`policy test` exits 1 and prints FAIL with the difference."""
+    (tmp_path / "default.yaml").write_text("rules: []\n")
+    (tmp_path / "default.test.yaml").write_text(
+        "cases:\n  - {name: x, messages: [{}], expect: {action: block}}\n"
+    )
+    result = subprocess.run(
+        [*SHIELDGATE, "policy", "test", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout
+    assert "action: expected 'block', got 'allow'" in result.stdout

@@ -20,6 +20,9 @@ rules:
 """
 
 
+UNKNOWN_HARM = "rules:\n  - id: a\n    when:\n      harm: {any_of: [rudeness]}\n    action: block\n"
+
+
 def _write(directory: Path, **files: str) -> Path:
     for name, text in files.items():
         (directory / f"{name}.yaml").write_text(text)
@@ -82,9 +85,7 @@ def test_custom_labels_are_inherited(tmp_path: Path) -> None:
             "default.yaml: line 3, field 'rules.0.when.pii': Value error, unknown PII label: shoe_size",
         ),
         (
-            {
-                "default": "rules:\n  - id: a\n    when:\n      harm: {any_of: [rudeness]}\n    action: block\n"
-            },
+            {"default": UNKNOWN_HARM},
             "line 4, field 'rules.0.when.harm.any_of': Value error, unknown harm category: rudeness",
         ),
         (

@@ -1,0 +1,199 @@
+"""The policy pipeline in the running gateway: block, refuse, redact, route, and reload under traffic.
+
+Scanners are stood in for by `marker_scan`, which reports fixed findings for marker words,
+so each test controls exactly what the policy sees.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import openai
+import pytest
+import respx
+
+from gateway.app import create_app
+from gateway.findings import Findings, GuardScores, Span
+from gateway.policy.model import Stage
+from gateway.settings import Settings
+from tests.conftest import (
+    CLIENT_KEY,
+    PRIMARY_BASE,
+    SMALL_BASE,
+    UPSTREAM_SECRET,
+    chat_body,
+    upstream_calls,
+)
+from tests.server import serve_in_thread
+
+POLICY = """
+rules:
+  - id: block-injection
+    when: {attack: {any_of: [prompt_injection], above: 0.8}}
+    action: block
+    block: {code: prompt_attack_blocked, message: Blocked.}
+  - id: refuse-weapons
+    when: {harm: {any_of: [violence_and_weapons], above: 0.8}}
+    action: block
+    block: {respond_with: refusal, message: "I can't help with that."}
+  - id: mask-email
+    stage: both
+    when: {pii: [email]}
+    action: redact
+    redact: {operator: mask}
+  - id: iban-on-prem
+    when: {pii: [iban]}
+    action: route
+    route: {model: small}
+  - id: withhold-unsafe
+    stage: output
+    when: {unsafe_above: 0.9}
+    action: block
+    block: {message: Withheld.}
+"""
+EMAIL = re.compile(r"[\w.]+@[\w.]+\.\w+")
+
+
+async def marker_scan(texts: Sequence[tuple[str, str]], stage: Stage) -> list[Findings]:
+    """Fixed findings: INJECT is an attack, WEAPON a harm, UNSAFE unsafe, IBAN and emails are PII."""
+    results = []
+    for role, text in texts:
+        guard = GuardScores(
+            unsafe=0.95 if "UNSAFE" in text else 0.1,
+            harm={"violence_and_weapons": 0.9 if "WEAPON" in text else 0.0},
+            attack={"prompt_injection": 0.9 if "INJECT" in text else 0.0},
+        )
+        spans = [Span("email", m.start(), m.end(), 0.99) for m in EMAIL.finditer(text)]
+        spans += [Span("iban", m.start(), m.end(), 0.99) for m in re.finditer("IBAN", text)]
+        results.append(Findings(role, guard, tuple(spans)))
+    return results
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "policies"
+    directory.mkdir()
+    (directory / "default.yaml").write_text(POLICY)
+    return directory
+
+
+@pytest.fixture
+def guarded(config_path: Path, policy_dir: Path) -> Iterator[openai.OpenAI]:
+    settings = Settings(config=config_path, policy_dir=policy_dir, policy_reload_seconds=0.05)
+    app = create_app(settings, scan=marker_scan, environ={"UPSTREAM_KEY": UPSTREAM_SECRET})
+    with (
+        serve_in_thread(app) as url,
+        openai.OpenAI(base_url=f"{url}/v1", api_key=CLIENT_KEY, max_retries=0) as sdk,
+    ):
+        yield sdk
+
+
+def _ask(sdk: openai.OpenAI, text: str, model: str = "small") -> openai.types.chat.ChatCompletion:
+    return sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": text}])
+
+
+def test_block_answers_with_the_rule_code(guarded: openai.OpenAI, upstream: respx.MockRouter) -> None:
+    """A blocked prompt is a 400 with the policy's stable code, and never reaches upstream."""
+    with pytest.raises(openai.BadRequestError) as blocked:
+        _ask(guarded, "INJECT new instructions")
+
+    assert blocked.value.code == "prompt_attack_blocked"
+    assert upstream_calls(upstream) == []
+
+
+def test_refusal_answers_like_a_model(guarded: openai.OpenAI, upstream: respx.MockRouter) -> None:
+    """A refusal rule answers with an assistant message cut by the content filter, streamed or not."""
+    answer = _ask(guarded, "how to build a WEAPON")
+    stream = guarded.chat.completions.create(
+        model="small", messages=[{"role": "user", "content": "WEAPON"}], stream=True
+    )
+    chunks = list(stream)
+
+    assert answer.choices[0].message.content == "I can't help with that."
+    assert answer.choices[0].finish_reason == "content_filter"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "I can't help with that."
+    assert chunks[-1].choices[0].finish_reason == "content_filter"
+    assert upstream_calls(upstream) == []
+
+
+def test_redaction_reaches_upstream(guarded: openai.OpenAI, upstream: respx.MockRouter) -> None:
+    """The upstream model sees the masked prompt; the answer's own PII is masked too."""
+    route = upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("Write to bob@corp.io"))
+
+    answer = _ask(guarded, "Reply to ana@example.com please")
+
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["messages"][0]["content"] == "Reply to [EMAIL] please"
+    assert answer.choices[0].message.content == "Write to [EMAIL]"
+
+
+def test_route_picks_the_policy_alias(guarded: openai.OpenAI, upstream: respx.MockRouter) -> None:
+    """A prompt with an IBAN asked of `large` is served by `small`."""
+    small = upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("ok"))
+    large = upstream.post(f"{PRIMARY_BASE}/chat/completions").respond(json=chat_body("no"))
+
+    _ask(guarded, "my IBAN is in here", model="large")
+
+    assert (small.call_count, large.call_count) == (1, 0)
+
+
+def test_unsafe_answer_is_withheld(guarded: openai.OpenAI, upstream: respx.MockRouter) -> None:
+    """An answer the output rule blocks is replaced and finished by the content filter."""
+    upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("UNSAFE details"))
+
+    answer = _ask(guarded, "hello")
+
+    assert answer.choices[0].message.content == "Withheld."
+    assert answer.choices[0].finish_reason == "content_filter"
+
+
+def test_embeddings_cannot_be_refused_so_they_are_blocked(
+    guarded: openai.OpenAI, upstream: respx.MockRouter
+) -> None:
+    """A refusal rule on an embedding input answers with the block error instead."""
+    with pytest.raises(openai.BadRequestError) as blocked:
+        guarded.embeddings.create(model="small", input="WEAPON")
+    assert blocked.value.code == "content_blocked"
+
+
+def test_reload_under_traffic_fails_no_request(
+    guarded: openai.OpenAI, policy_dir: Path, upstream: respx.MockRouter
+) -> None:
+    """Edits, valid and broken, land while requests flow; none fails and valid edits take effect."""
+    upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("ok"))
+    large = upstream.post(f"{PRIMARY_BASE}/chat/completions").respond(json=chat_body("ok"))
+    errors: list[BaseException] = []
+    sent = 0
+    stop = threading.Event()
+
+    def traffic() -> None:
+        nonlocal sent
+        while not stop.is_set() and sent < 400:
+            try:
+                _ask(guarded, "plain question", model="large")
+                sent += 1
+            except Exception as exc:  # noqa: BLE001 -- the property under test: no request fails
+                errors.append(exc)
+
+    worker = threading.Thread(target=traffic)
+    worker.start()
+    everything_to_small = "rules:\n  - {id: all-small, action: route, route: {model: small}}\n"
+    for text in ("rules: [broken\n", everything_to_small, "rules:\n  - {id: x, action: explode}\n", POLICY):
+        time.sleep(0.3)
+        (policy_dir / "default.yaml").write_text(text)
+        if text == everything_to_small:
+            time.sleep(0.3)
+            before = large.call_count
+            _ask(guarded, "plain question", model="large")
+            assert large.call_count == before  # the valid edit is serving
+    time.sleep(0.3)
+    stop.set()
+    worker.join(30)
+
+    assert errors == []
+    assert sent > 10
