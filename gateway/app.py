@@ -16,11 +16,19 @@ from starlette.exceptions import HTTPException
 
 from gateway import __version__
 from gateway.api import health_router, inference_router, metrics_router, models_router
+from gateway.audit import AuditLog, AuditTrail, FileSink, Sink, StdoutSink
 from gateway.auth import KeyStore
 from gateway.bodylimit import BodyLimit
 from gateway.cache import CacheMetrics, MemoryStore, RedisStore, VerdictCache
 from gateway.config import GatewayConfig, load_config
-from gateway.errors import GatewayError
+from gateway.errors import (
+    GatewayError,
+    RequestBlocked,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
 from gateway.hooks import ScanHooks
 from gateway.pipeline import PolicyHooks, Scan, no_scanners
 from gateway.policy import PolicyStore, default_policy_dir
@@ -29,7 +37,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.upstream import Upstream
 
-__all__ = ["build_services", "build_verdict_cache", "create_app"]
+__all__ = ["build_audit_log", "build_services", "build_verdict_cache", "create_app"]
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +45,7 @@ log = structlog.get_logger(__name__)
 def build_services(
     settings: Settings,
     config: GatewayConfig,
+    registry: CollectorRegistry,
     *,
     hooks: ScanHooks | None = None,
     scan: Scan = no_scanners,
@@ -49,7 +58,6 @@ def build_services(
     keys = KeyStore(config.keys, required=config.auth.required)
     if not keys.required:
         log.warning("auth.disabled", reason="auth.required is false: every caller is served")
-    registry = CollectorRegistry()
     policies = None
     if hooks is None:
         policies = PolicyStore(settings.policy_dir or default_policy_dir(), aliases=list(config.models))
@@ -66,6 +74,18 @@ def build_services(
         registry=registry,
         policies=policies,
     )
+
+
+def build_audit_log(settings: Settings, registry: CollectorRegistry) -> AuditLog:
+    """The audit log on the sinks the settings name (stdout and/or a rotated file)."""
+    sinks: list[Sink] = []
+    if settings.audit_path is not None:
+        sinks.append(FileSink(settings.audit_path, settings.audit_max_bytes))
+    if settings.audit_stdout:
+        sinks.append(StdoutSink())
+    if not sinks:
+        log.warning("audit.disabled", reason="no audit_path and audit_stdout is false")
+    return AuditLog(sinks, registry, fail_closed=settings.audit_fail_closed)
 
 
 def build_verdict_cache(settings: Settings, registry: CollectorRegistry) -> VerdictCache:
@@ -94,8 +114,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         config = load_config(settings.config)
-        services = build_services(settings, config, hooks=hooks, scan=scan, environ=environ)
+        services = build_services(settings, config, registry, hooks=hooks, scan=scan, environ=environ)
         app.state.services = services
+        audit.start()
         watcher = None
         if services.policies is not None:
             watcher = asyncio.create_task(services.policies.watch(settings.policy_reload_seconds))
@@ -109,8 +130,11 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             await services.aclose()
+            await asyncio.to_thread(audit.stop)
             log.info("gateway.stopped")
 
+    registry = CollectorRegistry()
+    audit = build_audit_log(settings, registry)
     app = FastAPI(title="Shieldgate", version=__version__, lifespan=lifespan)
     app.state.services = None
     app.include_router(health_router)
@@ -122,6 +146,7 @@ def create_app(
     app.add_exception_handler(Exception, _unexpected_error)
     # Outermost first: the request id is bound before anything else runs.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuditTrail, audit=audit)
     app.add_middleware(RequestLog)
     return app
 
@@ -129,7 +154,21 @@ def create_app(
 async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     log.info("request.rejected", status=exc.status_code, code=exc.code)
+    audit = getattr(request.state, "audit", None)
+    if audit is not None:
+        audit.set_outcome(
+            _OUTCOMES.get(type(exc), "client_error" if exc.status_code < 500 else "error"), exc.code
+        )
     return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+
+
+_OUTCOMES: dict[type[GatewayError], str] = {
+    RequestBlocked: "blocked",
+    UpstreamError: "upstream_error",
+    UpstreamTimeout: "upstream_error",
+    UpstreamRateLimited: "upstream_error",
+    UpstreamRejected: "upstream_error",
+}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

@@ -125,6 +125,133 @@ def _policy_test(args: argparse.Namespace) -> int:
     return 1 if failed or not results else 0
 
 
+def _audit_filter(args: argparse.Namespace) -> Any:
+    from gateway.audit.review import RecordFilter
+
+    return RecordFilter(
+        since=args.since,
+        until=args.until,
+        tenant=args.tenant,
+        action=args.action,
+        outcome=args.outcome,
+        category=args.category,
+        label=args.label,
+        rule=args.rule,
+        model=args.model,
+    )
+
+
+def _audit_list(args: argparse.Namespace) -> int:
+    from gateway.audit.review import categories, read_records
+
+    keep = _audit_filter(args)
+    shown = 0
+    for record in read_records(args.paths):
+        if not keep(record):
+            continue
+        print(
+            f"{record['time']}  {record.get('tenant') or '-':<12} {record.get('endpoint') or '-':<17} "
+            f"{record.get('model_requested') or '-'}->{record.get('model_routed') or '-':<8} "
+            f"{record.get('status')} {record.get('outcome'):<14} {record.get('action') or '-':<7} "
+            f"rules={','.join(record.get('rules') or []) or '-'} "
+            f"categories={','.join(sorted(categories(record))) or '-'} id={record['request_id']}"
+        )
+        shown += 1
+        if args.limit and shown >= args.limit:
+            break
+    return 0
+
+
+def _audit_summary(args: argparse.Namespace) -> int:
+    import json
+
+    from gateway.audit.review import read_records, summarize
+
+    keep = _audit_filter(args)
+    print(json.dumps(summarize(filter(keep, read_records(args.paths)), args.bucket), indent=2))
+    return 0
+
+
+def _audit_export(args: argparse.Namespace) -> int:
+    import json
+
+    from gateway.audit.review import export_csv, read_records
+
+    records = list(filter(_audit_filter(args), read_records(args.paths)))
+    if args.format == "csv":
+        text = export_csv(records)
+    else:
+        text = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"exported {len(records)} records to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    from gateway.audit.review import expand, verify
+
+    problems, count, head = verify(args.paths)
+    for problem in problems:
+        print(f"BROKEN {problem}")
+    if problems:
+        print(f"{len(problems)} problem(s) in {count} records", file=sys.stderr)
+        return 1
+    files = len(expand(args.paths))
+    print(f"ok: {count} records in {files} file(s), chain intact up to seq {head.seq}")
+    if count and head.seq != count:
+        print(f"note: the chain starts at seq {head.seq - count + 1}; earlier records are not in these files")
+    return 0
+
+
+def _iso_time(text: str) -> Any:
+    from datetime import UTC, datetime
+
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _add_audit_commands(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="review and verify audit logs").add_subparsers(
+        dest="audit_command", required=True
+    )
+    for name, handler, text in (
+        ("list", _audit_list, "print matching records, one a line"),
+        (
+            "summary",
+            _audit_summary,
+            "counts by action, outcome, category, rule, label, tenant; rates over time",
+        ),
+        ("export", _audit_export, "write matching records as CSV or JSONL"),
+    ):
+        command = audit.add_parser(name, help=text)
+        command.add_argument(
+            "paths", type=Path, nargs="+", help="audit files (rotated siblings included) or folders"
+        )
+        command.add_argument("--since", type=_iso_time, help="ISO 8601 time, inclusive (UTC when no zone)")
+        command.add_argument("--until", type=_iso_time, help="ISO 8601 time, exclusive")
+        for field in ("tenant", "action", "outcome", "category", "label", "rule", "model"):
+            command.add_argument(f"--{field}")
+        command.set_defaults(handler=handler)
+        if name == "list":
+            command.add_argument("--limit", type=int, default=0, help="stop after this many records")
+        if name == "summary":
+            command.add_argument("--bucket", choices=["minute", "hour", "day"], default="hour")
+        if name == "export":
+            command.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+            command.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    verify = audit.add_parser("verify", help="check the hash chain: edited, deleted or reordered records")
+    verify.add_argument(
+        "paths", type=Path, nargs="+", help="audit files in order (rotated siblings included)"
+    )
+    verify.set_defaults(handler=_audit_verify)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shieldgate", description="OpenAI-compatible LLM gateway with guardrails."
@@ -167,6 +294,8 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--config", type=Path, help="gateway YAML, to check model aliases")
         command.set_defaults(handler=handler)
+
+    _add_audit_commands(commands)
     return parser
 
 

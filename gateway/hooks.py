@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gateway.audit.entry import AuditEntry
+
 __all__ = ["Exchange", "PassThrough", "Payload", "Refusal", "ScanHooks"]
 
 Payload = dict[str, Any]
@@ -36,6 +38,7 @@ class Exchange:
     key_id: str
     model: str  # the alias the client asked for
     stream: bool
+    audit: AuditEntry | None = None  # where hooks record their decisions for the audit log
 
 
 class ScanHooks(Protocol):

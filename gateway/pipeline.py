@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import structlog
@@ -52,6 +53,8 @@ class PolicyHooks:
         decision, findings = await self._decide(exchange, "input", slots)
         if decision.block is not None:
             if decision.block.respond_with == "refusal" and exchange.endpoint != "embeddings":
+                if exchange.audit is not None:
+                    exchange.audit.set_outcome("refused")
                 raise Refusal(decision.block.message)
             raise RequestBlocked(decision.block.message, code=decision.block.code)
         if not decision.redactions and decision.route is None:
@@ -69,6 +72,8 @@ class PolicyHooks:
             return response
         decision, findings = await self._decide(exchange, "output", slots)
         if decision.block is not None:
+            if exchange.audit is not None:
+                exchange.audit.set_outcome("filtered")
             return _filtered(exchange.endpoint, response, decision.block.message)
         if decision.redactions:
             _apply_redactions(slots, findings, decision, self._hash_key)
@@ -82,7 +87,9 @@ class PolicyHooks:
     async def _decide(
         self, exchange: Exchange, stage: Stage, slots: list[TextSlot]
     ) -> tuple[Decision, list[Findings]]:
+        started = time.perf_counter()
         findings = await self._scan([(slot.role, slot.text) for slot in slots], stage)
+        scan_seconds = time.perf_counter() - started
         policy = self._policies.current.for_tenant(exchange.tenant)
         subject = Subject(
             stage=stage,
@@ -93,6 +100,8 @@ class PolicyHooks:
             messages=tuple(findings),
         )
         decision = decide(policy, subject)
+        if exchange.audit is not None:
+            exchange.audit.add_decision(decision, findings, scan_seconds)
         log.info(
             "policy.decided",
             policy=decision.policy,

@@ -38,3 +38,13 @@ class Settings(BaseSettings):
     redaction_hash_key: SecretStr | None = Field(
         default=None, description="Key of the 'hash' redaction operator; random per process when unset."
     )
+    audit_path: Path | None = Field(
+        default=None, description="Audit JSONL file, rotated by size; None: no file."
+    )
+    audit_stdout: bool = Field(default=True, description="Also write audit records to standard output.")
+    audit_max_bytes: int = Field(
+        default=64 * 1024 * 1024, gt=0, description="Rotate the audit file past this size."
+    )
+    audit_fail_closed: bool = Field(
+        default=False, description="Refuse requests (503) while the audit sink fails."
+    )

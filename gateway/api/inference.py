@@ -7,6 +7,8 @@ the hooks (chunk by chunk for streams).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,8 +16,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import Caller, ServicesDep
+from gateway.audit.entry import AuditEntry
 from gateway.auth import Principal
-from gateway.errors import ModelNotFound
+from gateway.errors import GatewayError, ModelNotFound
 from gateway.hooks import Exchange, Refusal
 from gateway.refusal import refusal_chunks, refusal_completion
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, parse_body
@@ -80,6 +83,10 @@ async def _proxy(
 ) -> Response:
     _require_alias(services, body["model"])
     stream = bool(body.get("stream")) and stream_call is not None
+    audit: AuditEntry | None = getattr(request.state, "audit", None)
+    if audit is not None:
+        audit.tenant, audit.key_id, audit.endpoint = principal.tenant, principal.key_id, endpoint
+        audit.model_requested, audit.stream = body["model"], stream
     exchange = Exchange(
         request_id=request.state.request_id,
         endpoint=endpoint,
@@ -87,6 +94,7 @@ async def _proxy(
         key_id=principal.key_id,
         model=body["model"],
         stream=stream,
+        audit=audit,
     )
     hooks = services.hooks
     try:
@@ -97,12 +105,42 @@ async def _proxy(
         return JSONResponse(refusal_completion(endpoint, exchange.model, refusal.message))
     alias = outgoing["model"]
     _require_alias(services, alias)
+    if audit is not None:
+        audit.model_routed = alias
     params = {key: value for key, value in outgoing.items() if key not in ("model", "stream")}
-    if stream and stream_call is not None:
-        chunks = await stream_call(services.upstream, alias, params)
-        return sse_response(hooks.on_stream(exchange, outgoing, chunks))
-    response = await call(services.upstream, alias, params)
+    started = time.perf_counter()
+    try:
+        if stream and stream_call is not None:
+            chunks = await stream_call(services.upstream, alias, params)
+        else:
+            response = await call(services.upstream, alias, params)
+    except GatewayError as exc:
+        if audit is not None:
+            audit.upstream_status = exc.status_code
+        raise
+    finally:
+        if audit is not None:
+            audit.upstream_ms = (time.perf_counter() - started) * 1000
+    if audit is not None:
+        audit.upstream_status = 200
+    if stream:
+        return sse_response(_audited(hooks.on_stream(exchange, outgoing, chunks), audit))
     return JSONResponse(await hooks.after_upstream(exchange, outgoing, response))
+
+
+async def _audited(chunks: AsyncIterator[Payload], audit: AuditEntry | None) -> AsyncIterator[Payload]:
+    """Pass chunks on, noting in the audit entry how a stream that did not finish ended."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except GatewayError as exc:
+        if audit is not None:
+            audit.set_outcome("upstream_error", exc.code)
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        if audit is not None:
+            audit.set_outcome("client_disconnected")
+        raise
 
 
 def _require_alias(services: Services, alias: str) -> None:

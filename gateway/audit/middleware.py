@@ -1,0 +1,46 @@
+"""ASGI middleware that opens an audit entry for each API request and submits its record at the end."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.audit.entry import AuditEntry
+from gateway.audit.writer import AuditLog, AuditUnavailable
+
+__all__ = ["AuditTrail"]
+
+
+class AuditTrail:
+    """Every request under `/v1/` leaves exactly one record, whatever its outcome."""
+
+    def __init__(self, app: ASGIApp, audit: AuditLog) -> None:
+        self.app = app
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        entry = AuditEntry(request_id=state.get("request_id", ""), path=scope["path"])
+        state["audit"] = entry
+        status = 500
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            self.audit.admit()
+        except AuditUnavailable as exc:
+            entry.set_outcome("refused_audit_unavailable", exc.code)
+            await JSONResponse(exc.body(), status_code=exc.status_code)(scope, receive, send_and_watch)
+            self.audit.submit(entry.record(status))
+            return
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            self.audit.submit(entry.record(status))
