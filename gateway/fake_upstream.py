@@ -2,6 +2,8 @@
 
 It answers chat (streamed or not, with a tool call when tools are offered), text
 completions and embeddings without any model: `python -m gateway.fake_upstream --port 9000`.
+A chat prompt starting with `upstream-error:` or `upstream-reject:` gets a 500 or a 400
+whose message echoes the prompt, as some providers do.
 """
 
 from __future__ import annotations
@@ -49,8 +51,24 @@ def _usage() -> Payload:
     return {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}
 
 
+def _scripted_failure(body: Payload) -> Response | None:
+    """A prompt starting with `upstream-error:` or `upstream-reject:` gets a 500 or a 400 that echoes it."""
+    messages = body.get("messages") or [{}]
+    content = messages[-1].get("content")
+    text = content if isinstance(content, str) else ""
+    for prefix, status in (("upstream-error:", 500), ("upstream-reject:", 400)):
+        if text.startswith(prefix):
+            return JSONResponse(
+                {"error": {"message": f"cannot handle: {text}", "type": "x"}}, status_code=status
+            )
+    return None
+
+
 async def _chat(request: Request) -> Response:
     body = await request.json()
+    failure = _scripted_failure(body)
+    if failure is not None:
+        return failure
     message = _reply_to(body)
     finish = "tool_calls" if message.get("tool_calls") else "stop"
     if body.get("stream"):

@@ -2,91 +2,32 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
-import httpx
 import openai
 import pytest
 import yaml
 
+from tests.processes import SHIELDGATE, env, new_key_entry, process
 from tests.server import free_port
 
-SHIELDGATE = [sys.executable, "-m", "gateway"]
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "FAKE_UPSTREAM_KEY": "sk-fake"}
-
-
-@contextmanager
-def _process(args: list[str], ready_url: str, timeout: float = 60.0) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process and wait until `ready_url` answers 200; stop it afterwards."""
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(args, env=_env(), stdout=output, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(process, output, ready_url, timeout)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], output: IO[bytes], url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            output.seek(0)
-            raise AssertionError(
-                f"{process.args} exited with {process.returncode}:\n{output.read().decode()}"
-            )
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{process.args} was not ready after {timeout}s")
-        time.sleep(0.1)
-
-
-def _new_key_entry() -> tuple[str, dict[str, str]]:
-    """Run `shieldgate keys new` and return the key and its config entry."""
-    result = subprocess.run(
-        [*SHIELDGATE, "keys", "new", "--id", "e2e", "--tenant", "acme"],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = next(line.split(": ", 1)[1] for line in result.stderr.splitlines() if line.startswith("key: "))
-    entries = yaml.safe_load(result.stdout)
-    return key, entries[0]
 
 
 @pytest.fixture
 def fake_upstream() -> Iterator[str]:
     port = free_port()
     args = [sys.executable, "-m", "gateway.fake_upstream", "--port", str(port)]
-    with _process(args, f"http://127.0.0.1:{port}/healthz"):
+    with process(args, f"http://127.0.0.1:{port}/healthz"):
         yield f"http://127.0.0.1:{port}/v1"
 
 
-def test_serve_proxies_to_a_real_upstream_process(fake_upstream: str, tmp_path: Path) -> None:
+def test_serve_proxies_to_a_real_upstreamprocess(fake_upstream: str, tmp_path: Path) -> None:
     """`shieldgate serve` as a process, with a key from `shieldgate keys new`, serves the SDK."""
-    key, entry = _new_key_entry()
+    key, entry = new_key_entry()
     config = {
         "models": {
             "small": {
@@ -102,7 +43,7 @@ def test_serve_proxies_to_a_real_upstream_process(fake_upstream: str, tmp_path: 
     port = free_port()
     args = [*SHIELDGATE, "serve", "--config", str(path), "--port", str(port)]
     with (
-        _process(args, f"http://127.0.0.1:{port}/readyz"),
+        process(args, f"http://127.0.0.1:{port}/readyz"),
         openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0) as sdk,
     ):
         answer = sdk.chat.completions.create(model="small", messages=[{"role": "user", "content": "Hi"}])
@@ -121,7 +62,7 @@ def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
     path.write_text("models:\n  small:\n    deployments: []\n")
     result = subprocess.run(
         [*SHIELDGATE, "serve", "--config", str(path), "--port", str(free_port())],
-        env=_env(),
+        env=env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -133,7 +74,7 @@ def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
 def test_config_check(tmp_path: Path) -> None:
     """`shieldgate config check` accepts the bundled file and rejects a bad one."""
     good = subprocess.run(
-        [*SHIELDGATE, "config", "check"], env=_env(), capture_output=True, text=True, check=False
+        [*SHIELDGATE, "config", "check"], env=env(), capture_output=True, text=True, check=False
     )
     assert good.returncode == 0
     assert good.stdout.startswith("ok: 2 model aliases")
@@ -141,7 +82,7 @@ def test_config_check(tmp_path: Path) -> None:
     bad_path.write_text("models: 3\n")
     bad = subprocess.run(
         [*SHIELDGATE, "config", "check", str(bad_path)],
-        env=_env(),
+        env=env(),
         capture_output=True,
         text=True,
         check=False,

@@ -77,7 +77,7 @@ def verify_lines(lines: Iterable[tuple[Path, int, str]]) -> Iterator[Problem | C
                 yield Problem(str(path), number, f"records out of order: seq {seq} follows seq {head.seq}")
             elif seq != head.seq + 1:
                 missing = f"seq {head.seq + 1}" if seq == head.seq + 2 else f"seq {head.seq + 1} to {seq - 1}"
-                yield Problem(str(path), number, f"record(s) deleted before this line: {missing} missing")
+                yield Problem(str(path), number, f"{missing} missing before this line (deleted or moved)")
             elif prev != head.hash:
                 yield Problem(
                     str(path), number, f"seq {seq} does not follow the record before it (prev_hash differs)"

@@ -44,7 +44,7 @@ def test_deleted_record_is_found() -> None:
     """A missing record shows as a gap in the sequence at the line after it."""
     lines = _chain(5)
     del lines[1]
-    assert _problems(lines) == ["audit.jsonl:2: record(s) deleted before this line: seq 2 missing"]
+    assert _problems(lines) == ["audit.jsonl:2: seq 2 missing before this line (deleted or moved)"]
 
 
 def test_reordered_records_are_found() -> None:
@@ -52,7 +52,7 @@ def test_reordered_records_are_found() -> None:
     lines = _chain(4)
     lines[1], lines[2] = lines[2], lines[1]
     problems = _problems(lines)
-    assert problems[0] == "audit.jsonl:2: record(s) deleted before this line: seq 2 missing"
+    assert problems[0] == "audit.jsonl:2: seq 2 missing before this line (deleted or moved)"
     assert "audit.jsonl:3: records out of order: seq 2 follows seq 3" in problems
 
 
