@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 
 from gateway import __version__
-from gateway.api import health_router, inference_router, metrics_router, models_router
+from gateway.api import admin_router, health_router, inference_router, metrics_router, models_router
 from gateway.audit import AuditLog, AuditTrail, FileSink, Sink, StdoutSink
 from gateway.auth import KeyStore
 from gateway.bodylimit import BodyLimit
@@ -137,6 +137,8 @@ def create_app(
     audit = build_audit_log(settings, registry)
     app = FastAPI(title="Shieldgate", version=__version__, lifespan=lifespan)
     app.state.services = None
+    app.state.settings = settings
+    app.include_router(admin_router)
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(models_router)

@@ -48,3 +48,6 @@ class Settings(BaseSettings):
     audit_fail_closed: bool = Field(
         default=False, description="Refuse requests (503) while the audit sink fails."
     )
+    admin_key: SecretStr | None = Field(
+        default=None, description="Bearer key of the read-only audit page (/admin/audit); unset disables it."
+    )

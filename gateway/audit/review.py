@@ -141,6 +141,7 @@ def summarize(records: Iterable[dict[str, Any]], bucket: str = "hour") -> dict[s
                 "requests": slot["requests"],
                 "block_rate": round(slot["block"] / slot["requests"], 4),
                 "redact_rate": round(slot["redact"] / slot["requests"], 4),
+                "counts": {action: n for action, n in sorted(slot.items()) if action != "requests"},
             }
             for key, slot in sorted(timeline.items())
         ],

@@ -171,7 +171,13 @@ def test_audit_commands_list_summary_export(audit_file: Path, tmp_path: Path) ->
     assert [line.split("id=")[1] for line in listed.splitlines()] == ["r1", "r5"]
     summary = json.loads(run("summary", str(audit_file), "--tenant", "acme", "--bucket", "day"))
     assert summary["timeline"] == [
-        {"bucket": "2026-11-20", "requests": 3, "block_rate": 0.6667, "redact_rate": 0.3333}
+        {
+            "bucket": "2026-11-20",
+            "requests": 3,
+            "block_rate": 0.6667,
+            "redact_rate": 0.3333,
+            "counts": {"block": 2, "redact": 1},
+        }
     ]
     out = tmp_path / "export.csv"
     run("export", str(audit_file), "--format", "csv", "--output", str(out), "--since", "2026-11-20T11:00")
