@@ -30,8 +30,10 @@ from gateway.errors import (
     UpstreamTimeout,
 )
 from gateway.hooks import ScanHooks
+from gateway.metrics import GatewayMetrics
 from gateway.pipeline import PolicyHooks, Scan, no_scanners
 from gateway.policy import PolicyStore, default_policy_dir
+from gateway.ratelimit import RateLimiter
 from gateway.requestlog import RequestLog
 from gateway.services import Services
 from gateway.settings import Settings
@@ -58,9 +60,14 @@ def build_services(
     keys = KeyStore(config.keys, required=config.auth.required)
     if not keys.required:
         log.warning("auth.disabled", reason="auth.required is false: every caller is served")
+    metrics = GatewayMetrics(registry, aliases=list(config.models))
     policies = None
     if hooks is None:
-        policies = PolicyStore(settings.policy_dir or default_policy_dir(), aliases=list(config.models))
+        policies = PolicyStore(
+            settings.policy_dir or default_policy_dir(),
+            aliases=list(config.models),
+            on_reload=lambda result: metrics.policy_reloads.labels(result).inc(),
+        )
         key = settings.redaction_hash_key
         hooks = PolicyHooks(
             policies, scan, hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32)
@@ -72,6 +79,11 @@ def build_services(
         hooks=hooks,
         verdicts=build_verdict_cache(settings, registry),
         registry=registry,
+        metrics=metrics,
+        limiter=RateLimiter(
+            settings.redis_url.get_secret_value() if settings.redis_url else None,
+            timeout=settings.redis_timeout_ms / 1000,
+        ),
         policies=policies,
     )
 

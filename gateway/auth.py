@@ -18,10 +18,12 @@ KEY_PREFIX = "sg-"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key's id (never the key) and its tenant."""
+    """Who is calling: the key's id (never the key), its tenant and its per-minute limits."""
 
     key_id: str
     tenant: str
+    rpm: int | None = None
+    tpm: int | None = None
 
 
 ANONYMOUS = Principal(key_id="anonymous", tenant="default")
@@ -41,7 +43,7 @@ class KeyStore:
     """Maps presented keys to principals without ever holding a key in memory."""
 
     def __init__(self, entries: Sequence[ApiKeyEntry], *, required: bool) -> None:
-        self._entries = [(bytes.fromhex(e.sha256), Principal(e.id, e.tenant)) for e in entries]
+        self._entries = [(bytes.fromhex(e.sha256), Principal(e.id, e.tenant, e.rpm, e.tpm)) for e in entries]
         self._required = required
 
     @property

@@ -52,6 +52,8 @@ class ApiKeyEntry(_Strict):
     id: str = Field(min_length=1, max_length=64)
     tenant: str = Field(min_length=1, max_length=64)
     sha256: str
+    rpm: int | None = Field(default=None, ge=1, description="Requests per minute; none: unlimited.")
+    tpm: int | None = Field(default=None, ge=1, description="Tokens per minute (prompt + completion).")
 
     @field_validator("sha256")
     @classmethod

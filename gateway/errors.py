@@ -5,6 +5,7 @@
      ├── AuthenticationFailed        401 authentication_error
      ├── ModelNotFound               404 invalid_request_error (model_not_found)
      ├── PayloadTooLarge             413 invalid_request_error
+     ├── RateLimited                 429 rate_limit_error (the key's own limits)
      ├── RequestBlocked              400 invalid_request_error (a policy said no)
      └── UpstreamError               502 upstream_error
           ├── UpstreamTimeout        504
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidRequest",
     "ModelNotFound",
     "PayloadTooLarge",
+    "RateLimited",
     "RequestBlocked",
     "UpstreamError",
     "UpstreamRateLimited",
@@ -96,6 +98,14 @@ class PayloadTooLarge(GatewayError):
     status_code = 413
     error_type = "invalid_request_error"
     default_code = "request_too_large"
+
+
+class RateLimited(GatewayError):
+    """The client key is over its requests or tokens per minute."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
 
 
 class RequestBlocked(GatewayError):

@@ -10,7 +10,9 @@ from gateway.auth import KeyStore
 from gateway.cache import VerdictCache
 from gateway.config import GatewayConfig
 from gateway.hooks import ScanHooks
+from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyStore
+from gateway.ratelimit import RateLimiter
 from gateway.upstream import Upstream
 
 __all__ = ["Services"]
@@ -26,8 +28,11 @@ class Services:
     hooks: ScanHooks
     verdicts: VerdictCache
     registry: CollectorRegistry
+    metrics: GatewayMetrics
+    limiter: RateLimiter
     policies: PolicyStore | None  # None when the caller supplied its own hooks
 
     async def aclose(self) -> None:
         """Release connections held by the services."""
         await self.verdicts.aclose()
+        await self.limiter.aclose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 import structlog
@@ -12,6 +14,12 @@ def test_request_id_is_generated_and_logged(client: httpx.Client) -> None:
     """A request without X-Request-ID gets a fresh one, echoed and logged on completion."""
     with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
         response = client.get("/v1/models")
+        # The line is written once the response has gone out, so it may trail the response.
+        deadline = time.monotonic() + 5
+        while (
+            not any(entry["event"] == "request.completed" for entry in logs) and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
 
     request_id = response.headers["x-request-id"]
     assert len(request_id) == 32

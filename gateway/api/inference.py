@@ -20,6 +20,8 @@ from gateway.audit.entry import AuditEntry
 from gateway.auth import Principal
 from gateway.errors import GatewayError, ModelNotFound
 from gateway.hooks import Exchange, Refusal
+from gateway.messages import request_slots
+from gateway.pipeline import estimate_tokens
 from gateway.refusal import refusal_chunks, refusal_completion
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, parse_body
 from gateway.services import Services
@@ -87,6 +89,8 @@ async def _proxy(
     if audit is not None:
         audit.tenant, audit.key_id, audit.endpoint = principal.tenant, principal.key_id, endpoint
         audit.model_requested, audit.stream = body["model"], stream
+    prompt_tokens = sum(estimate_tokens(slot.text) for slot in request_slots(endpoint, body))
+    await services.limiter.admit(principal, prompt_tokens)
     exchange = Exchange(
         request_id=request.state.request_id,
         endpoint=endpoint,
@@ -125,6 +129,7 @@ async def _proxy(
         audit.upstream_status = 200
     if stream:
         return sse_response(_audited(hooks.on_stream(exchange, outgoing, chunks), audit))
+    await services.limiter.add_tokens(principal, (response.get("usage") or {}).get("completion_tokens") or 0)
     return JSONResponse(await hooks.after_upstream(exchange, outgoing, response))
 
 

@@ -1,4 +1,7 @@
-"""ASGI middleware that opens an audit entry for each API request and submits its record at the end."""
+"""ASGI middleware that opens an audit entry for each API request and submits its record at the end.
+
+The same record feeds the request metrics, so logs, audit and metrics never disagree.
+"""
 
 from __future__ import annotations
 
@@ -38,9 +41,16 @@ class AuditTrail:
         except AuditUnavailable as exc:
             entry.set_outcome("refused_audit_unavailable", exc.code)
             await JSONResponse(exc.body(), status_code=exc.status_code)(scope, receive, send_and_watch)
-            self.audit.submit(entry.record(status))
+            self._finish(scope, entry, status)
             return
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
-            self.audit.submit(entry.record(status))
+            self._finish(scope, entry, status)
+
+    def _finish(self, scope: Scope, entry: AuditEntry, status: int) -> None:
+        record = entry.record(status)
+        self.audit.submit(record)
+        services = getattr(scope["app"].state, "services", None)
+        if services is not None:
+            services.metrics.observe(record)

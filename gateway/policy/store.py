@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import structlog
@@ -22,9 +22,15 @@ log = structlog.get_logger(__name__)
 class PolicyStore:
     """Holds the current `PolicySet`; `watch()` polls the directory and swaps in valid edits."""
 
-    def __init__(self, directory: Path, aliases: Collection[str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        aliases: Collection[str] | None = None,
+        on_reload: Callable[[str], None] | None = None,
+    ) -> None:
         self._directory = directory
         self._aliases = aliases
+        self._on_reload = on_reload
         self._signature = _signature(directory)
         self._current = load_policies(directory, aliases)
         self.reloads = 0
@@ -45,10 +51,14 @@ class PolicyStore:
             candidate = load_policies(self._directory, self._aliases)
         except PolicyErrors as exc:
             self.rejections += 1
+            if self._on_reload is not None:
+                self._on_reload("rejected")
             log.error("policy.reload_rejected", problems=exc.lines(), serving=self._current.versions)
             return False
         self._current = candidate
         self.reloads += 1
+        if self._on_reload is not None:
+            self._on_reload("applied")
         log.info("policy.reloaded", versions=candidate.versions)
         return True
 

@@ -104,6 +104,7 @@ def test_summary_counts_and_rates(audit_file: Path) -> None:
         "requests": 2,
         "block_rate": 0.0,
         "redact_rate": 0.5,
+        "counts": {"allow": 1, "redact": 1},
     }
 
 
