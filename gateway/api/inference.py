@@ -83,12 +83,15 @@ async def _proxy(
     call: Call,
     stream_call: StreamCall | None,
 ) -> Response:
-    _require_alias(services, body["model"])
     stream = bool(body.get("stream")) and stream_call is not None
     audit: AuditEntry | None = getattr(request.state, "audit", None)
     if audit is not None:
         audit.tenant, audit.key_id, audit.endpoint = principal.tenant, principal.key_id, endpoint
-        audit.model_requested, audit.stream = body["model"], stream
+        audit.stream = stream
+    _require_alias(services, body["model"])
+    if audit is not None:
+        # Only a configured alias is recorded: a made-up model name is client text.
+        audit.model_requested = body["model"]
     prompt_tokens = sum(estimate_tokens(slot.text) for slot in request_slots(endpoint, body))
     await services.limiter.admit(principal, prompt_tokens)
     exchange = Exchange(
