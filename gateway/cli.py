@@ -39,6 +39,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # On SIGTERM uvicorn stops accepting connections, lets in-flight requests and streams
+        # finish for up to this long, then runs the lifespan shutdown (audit flush included).
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
     )
     return 0
 

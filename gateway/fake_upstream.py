@@ -3,7 +3,8 @@
 It answers chat (streamed or not, with a tool call when tools are offered), text
 completions and embeddings without any model: `python -m gateway.fake_upstream --port 9000`.
 A chat prompt starting with `upstream-error:` or `upstream-reject:` gets a 500 or a 400
-whose message echoes the prompt, as some providers do.
+whose message echoes the prompt, as some providers do; one starting with `slow-stream:` is
+streamed a word every 0.3 s.
 """
 
 from __future__ import annotations
@@ -51,11 +52,15 @@ def _usage() -> Payload:
     return {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}
 
 
-def _scripted_failure(body: Payload) -> Response | None:
-    """A prompt starting with `upstream-error:` or `upstream-reject:` gets a 500 or a 400 that echoes it."""
+def _last_text(body: Payload) -> str:
     messages = body.get("messages") or [{}]
     content = messages[-1].get("content")
-    text = content if isinstance(content, str) else ""
+    return content if isinstance(content, str) else ""
+
+
+def _scripted_failure(body: Payload) -> Response | None:
+    """A prompt starting with `upstream-error:` or `upstream-reject:` gets a 500 or a 400 that echoes it."""
+    text = _last_text(body)
     for prefix, status in (("upstream-error:", 500), ("upstream-reject:", 400)):
         if text.startswith(prefix):
             return JSONResponse(
@@ -72,7 +77,8 @@ async def _chat(request: Request) -> Response:
     message = _reply_to(body)
     finish = "tool_calls" if message.get("tool_calls") else "stop"
     if body.get("stream"):
-        return StreamingResponse(_chat_chunks(body["model"], message, finish), media_type="text/event-stream")
+        delay = 0.3 if _last_text(body).startswith("slow-stream:") else 0.0
+        return StreamingResponse(_chat_chunks(body["model"], message, finish, delay), media_type="text/event-stream")
     return JSONResponse(
         {
             "id": "chatcmpl-fake",
@@ -85,7 +91,7 @@ async def _chat(request: Request) -> Response:
     )
 
 
-async def _chat_chunks(model: str, message: Payload, finish: str) -> AsyncIterator[bytes]:
+async def _chat_chunks(model: str, message: Payload, finish: str, delay: float) -> AsyncIterator[bytes]:
     def chunk(delta: Payload, finish_reason: str | None = None) -> bytes:
         payload = {
             "id": "chatcmpl-fake",
@@ -103,7 +109,7 @@ async def _chat_chunks(model: str, message: Payload, finish: str) -> AsyncIterat
         yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
     else:
         for word in message["content"].split(" "):
-            await asyncio.sleep(0)
+            await asyncio.sleep(delay)
             yield chunk({"content": word + " "})
     yield chunk({}, finish)
     yield b"data: [DONE]\n\n"

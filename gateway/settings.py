@@ -51,3 +51,6 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(
         default=None, description="Bearer key of the read-only audit page (/admin/audit); unset disables it."
     )
+    shutdown_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="On SIGTERM, how long in-flight requests and streams may take to finish."
+    )

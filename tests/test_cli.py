@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 import yaml
@@ -140,3 +144,41 @@ def test_policy_test_fails_on_a_failing_case(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "FAIL" in result.stdout
     assert "action: expected 'block', got 'allow'" in result.stdout
+
+
+def test_sigterm_lets_streams_finish_and_refuses_new_connections(fake_upstream: str, tmp_path: Path) -> None:
+    """On SIGTERM an in-flight stream runs to [DONE], new connections are refused, shutdown completes."""
+    deployment = {"model": "openai/fake", "api_base": fake_upstream, "api_key_env": "FAKE_UPSTREAM_KEY"}
+    config: dict[str, object] = {"models": {"small": {"deployments": [deployment]}}}
+    config["auth"] = {"required": False}
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    args = [*SHIELDGATE, "serve", "--config", str(path), "--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "gateway.log"
+    with process(args, f"{base}/readyz", log=log) as gateway:
+        body = {
+            "model": "small",
+            "stream": True,
+            "messages": [{"role": "user", "content": "slow-stream: hi"}],
+        }
+        with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, timeout=30) as response:
+            lines = response.iter_lines()
+            first = next(line for line in lines if line.startswith("data: "))
+            gateway.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"{base}/healthz", timeout=2)
+            rest = [line for line in lines if line.startswith("data: ")]
+        # uvicorn re-raises the signal once it has shut down gracefully
+        assert gateway.wait(timeout=30) == -signal.SIGTERM
+
+    assert json.loads(first.removeprefix("data: "))["choices"][0]["delta"]["role"] == "assistant"
+    assert rest[-1] == "data: [DONE]"
+    assert '"event": "gateway.stopped"' in log.read_text()  # the lifespan shutdown ran (audit flushed)
+    text = "".join(
+        json.loads(line.removeprefix("data: "))["choices"][0]["delta"].get("content") or ""
+        for line in rest[:-1]
+    )
+    assert text.strip() == "Hello from the fake upstream."
