@@ -78,7 +78,8 @@ async def _chat(request: Request) -> Response:
     finish = "tool_calls" if message.get("tool_calls") else "stop"
     if body.get("stream"):
         delay = 0.3 if _last_text(body).startswith("slow-stream:") else 0.0
-        return StreamingResponse(_chat_chunks(body["model"], message, finish, delay), media_type="text/event-stream")
+        chunks = _chat_chunks(body["model"], message, finish, delay)
+        return StreamingResponse(chunks, media_type="text/event-stream")
     return JSONResponse(
         {
             "id": "chatcmpl-fake",

@@ -52,5 +52,5 @@ class Settings(BaseSettings):
         default=None, description="Bearer key of the read-only audit page (/admin/audit); unset disables it."
     )
     shutdown_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="On SIGTERM, how long in-flight requests and streams may take to finish."
+        default=30.0, gt=0, description="On SIGTERM, how long in-flight requests and streams may run on."
     )

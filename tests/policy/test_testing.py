@@ -44,3 +44,9 @@ def test_shipped_policies_pass_their_tests(directory: Path) -> None:
     results = run_policy_tests(directory, load_policies(directory, aliases))
     assert results
     assert [r.name for r in results if not r.passed] == []
+
+
+def test_example_directory_carries_the_bundled_default() -> None:
+    """policies/default.yaml and its tests are the very files the package ships."""
+    for name in ("default.yaml", "default.test.yaml"):
+        assert (REPO / "policies" / name).read_bytes() == (default_policy_dir() / name).read_bytes()
