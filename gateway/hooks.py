@@ -10,7 +10,7 @@ with an assistant message of the gateway's own instead of calling the upstream.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.audit.entry import AuditEntry
@@ -39,6 +39,7 @@ class Exchange:
     model: str  # the alias the client asked for
     stream: bool
     audit: AuditEntry | None = None  # where hooks record their decisions for the audit log
+    notes: dict[str, Any] = field(default_factory=dict)  # the hooks' own state for this request
 
 
 class ScanHooks(Protocol):

@@ -17,10 +17,11 @@ from gateway.errors import RequestBlocked
 from gateway.findings import Findings
 from gateway.hooks import Exchange, Payload, Refusal
 from gateway.messages import TextSlot, request_slots, response_slots
-from gateway.policy.engine import Decision, Redaction, Subject, decide
+from gateway.policy.engine import Decision, Subject, decide
 from gateway.policy.model import Operator, Stage
 from gateway.policy.store import PolicyStore
 from gateway.redaction import Redactor
+from gateway.streamguard import StreamGuard
 
 __all__ = ["PolicyHooks", "Scan", "estimate_tokens", "no_scanners"]
 
@@ -50,7 +51,7 @@ class PolicyHooks:
 
     async def before_upstream(self, exchange: Exchange, request: Payload) -> Payload:
         slots = request_slots(exchange.endpoint, request)
-        decision, findings = await self._decide(exchange, "input", slots)
+        decision, findings = await self._decide(exchange, "input", [(s.role, s.text) for s in slots])
         if decision.block is not None:
             if decision.block.respond_with == "refusal" and exchange.endpoint != "embeddings":
                 if exchange.audit is not None:
@@ -61,7 +62,9 @@ class PolicyHooks:
             return request
         outgoing = copy.deepcopy(request)
         if decision.redactions:
-            _apply_redactions(request_slots(exchange.endpoint, outgoing), findings, decision, self._hash_key)
+            _apply_redactions(
+                request_slots(exchange.endpoint, outgoing), findings, decision, self._redactor(exchange)
+            )
         if decision.route is not None:
             outgoing["model"] = decision.route
         return outgoing
@@ -70,25 +73,40 @@ class PolicyHooks:
         slots = response_slots(exchange.endpoint, response)
         if not slots:
             return response
-        decision, findings = await self._decide(exchange, "output", slots)
+        decision, findings = await self._decide(exchange, "output", [(s.role, s.text) for s in slots])
         if decision.block is not None:
             if exchange.audit is not None:
                 exchange.audit.set_outcome("filtered")
             return _filtered(exchange.endpoint, response, decision.block.message)
+        redactor = self._redactor(exchange)
         if decision.redactions:
-            _apply_redactions(slots, findings, decision, self._hash_key)
+            _apply_redactions(slots, findings, decision, redactor)
+        # Placeholders put in the prompt go back to the client as the values they stood for.
+        for slot in slots:
+            slot.replace(redactor.restore(slot.text))
         return response
 
     def on_stream(
         self, exchange: Exchange, request: Payload, chunks: AsyncIterator[Payload]
     ) -> AsyncIterator[Payload]:
-        return chunks
+        async def decide_output(
+            texts: list[tuple[str, str]], record: bool
+        ) -> tuple[Decision, list[Findings]]:
+            return await self._decide(exchange, "output", texts, record=record)
+
+        guard = StreamGuard(exchange, decide_output, self._redactor(exchange))
+        return guard.run(chunks)
+
+    def _redactor(self, exchange: Exchange) -> Redactor:
+        """One redactor a request, so placeholders number alike in prompt and answer."""
+        redactor: Redactor = exchange.notes.setdefault("redactor", Redactor(self._hash_key))
+        return redactor
 
     async def _decide(
-        self, exchange: Exchange, stage: Stage, slots: list[TextSlot]
+        self, exchange: Exchange, stage: Stage, texts: list[tuple[str, str]], *, record: bool = True
     ) -> tuple[Decision, list[Findings]]:
         started = time.perf_counter()
-        findings = await self._scan([(slot.role, slot.text) for slot in slots], stage)
+        findings = await self._scan(texts, stage)
         scan_seconds = time.perf_counter() - started
         policy = self._policies.current.for_tenant(exchange.tenant)
         subject = Subject(
@@ -96,12 +114,14 @@ class PolicyHooks:
             tenant=exchange.tenant,
             key_id=exchange.key_id,
             model=exchange.model,
-            tokens=sum(estimate_tokens(slot.text) for slot in slots),
+            tokens=sum(estimate_tokens(text) for _, text in texts),
             messages=tuple(findings),
         )
         decision = decide(policy, subject)
         if exchange.audit is not None:
-            exchange.audit.add_decision(decision, findings, scan_seconds)
+            exchange.audit.scan_ms += scan_seconds * 1000
+            if record:
+                exchange.audit.add_decision(decision, findings)
         log.info(
             "policy.decided",
             policy=decision.policy,
@@ -116,27 +136,16 @@ class PolicyHooks:
 
 
 def _apply_redactions(
-    slots: list[TextSlot], findings: list[Findings], decision: Decision, hash_key: bytes
+    slots: list[TextSlot], findings: list[Findings], decision: Decision, redactor: Redactor
 ) -> None:
-    redactor = Redactor(hash_key)
     for slot, found in zip(slots, findings, strict=True):
         if not found.pii:
             continue
 
         def operator_for(label: str, role: str = slot.role) -> Operator | None:
-            return _operator(decision.redactions, label, role)
+            return decision.operator_for(label, role)
 
         slot.replace(redactor.redact(slot.text, found.pii, operator_for))
-
-
-def _operator(redactions: Sequence[Redaction], label: str, role: str) -> Operator | None:
-    """The first redaction that covers `label` in a message of `role` decides the operator."""
-    for redaction in redactions:
-        if redaction.roles is not None and role not in redaction.roles:
-            continue
-        if redaction.labels is None or label in redaction.labels:
-            return redaction.operators.get(label, redaction.operator)
-    return None
 
 
 def _filtered(endpoint: str, response: Payload, message: str) -> Payload:

@@ -30,6 +30,12 @@ class Redactor:
         """`text` with every span whose label has an operator replaced; others are left alone."""
         return _redact(text, spans, operator_for, self._replace)
 
+    def restore(self, text: str) -> str:
+        """`text` with this request's placeholders turned back into the values they replaced."""
+        for placeholder, value in self.originals.items():
+            text = text.replace(placeholder, value)
+        return text
+
     def _replace(self, value: str, label: str, operator: Operator) -> str:
         if operator == "mask":
             return f"[{label.upper()}]"

@@ -46,9 +46,8 @@ class AuditEntry:
     guard: dict[str, dict[str, Any]] = field(default_factory=dict)
     pii: dict[str, Counter[str]] = field(default_factory=dict)
 
-    def add_decision(self, decision: Decision, findings: Sequence[Findings], scan_seconds: float) -> None:
+    def add_decision(self, decision: Decision, findings: Sequence[Findings]) -> None:
         """Record a policy decision and a summary of the findings it was made on."""
-        self.scan_ms += scan_seconds * 1000
         self.decisions.append(
             {
                 "stage": decision.stage,

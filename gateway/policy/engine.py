@@ -73,6 +73,15 @@ class Decision:
     fired: tuple[RuleMatch, ...] = ()
     monitored: tuple[RuleMatch, ...] = ()
 
+    def operator_for(self, label: str, role: str) -> Operator | None:
+        """The first redaction covering `label` in a message of `role` decides; None: keep it."""
+        for redaction in self.redactions:
+            if redaction.roles is not None and role not in redaction.roles:
+                continue
+            if redaction.labels is None or label in redaction.labels:
+                return redaction.operators.get(label, redaction.operator)
+        return None
+
     @property
     def action(self) -> str:
         """The strongest effect: block, redact, route or allow."""

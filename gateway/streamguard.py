@@ -1,0 +1,207 @@
+"""Guarding a streamed answer without buffering it: only the unfinished sentence is held back.
+
+Text flows to the client sentence by sentence. Before a sentence is released it is scanned
+together with the text around it, so a PII value or an unsafe sentence split across chunks is
+seen whole: PII is redacted (and the prompt's placeholders restored), and an answer the policy
+blocks ends at once with `finish_reason: "content_filter"`, its unsafe sentence never sent.
+A sentence longer than `max_hold` characters is released up to a word boundary `tail`
+characters from its end, so a long run without punctuation does not stall the stream.
+Tool-call arguments are held until the call is complete, then scanned whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.errors import GatewayError
+from gateway.findings import Findings
+from gateway.hooks import Exchange
+from gateway.policy.engine import Decision
+from gateway.redaction import Redactor
+
+__all__ = ["StreamGuard"]
+
+Payload = dict[str, Any]
+# Scan and decide on (role, text) pairs; `record` says whether the audit entry keeps the decision.
+DecideOutput = Callable[[list[tuple[str, str]], bool], Awaitable[tuple[Decision, list[Findings]]]]
+
+_SENTENCE_END = re.compile(r"[.!?]\s|\n")
+_CONTEXT = 200  # characters of released text scanned again as context
+
+
+@dataclass
+class _Choice:
+    """What is known of one choice of the stream."""
+
+    released: str = ""  # the model's text already sent (after redaction, before restoring)
+    pending: str = ""  # received, not yet sent
+    tool_calls: dict[int, Payload] = field(default_factory=dict)
+
+
+class StreamGuard:
+    """Filters one streamed chat completion; `run` wraps the upstream's chunks."""
+
+    def __init__(
+        self,
+        exchange: Exchange,
+        decide: DecideOutput,
+        redactor: Redactor,
+        *,
+        max_hold: int = 400,
+        tail: int = 64,
+    ) -> None:
+        self._exchange = exchange
+        self._decide = decide
+        self._redactor = redactor
+        self._max_hold = max_hold
+        self._tail = tail
+        self._choices: dict[int, _Choice] = {}
+        self._strongest: tuple[Decision, list[Findings]] | None = None
+
+    async def run(self, chunks: AsyncIterator[Payload]) -> AsyncIterator[Payload]:
+        if self._exchange.endpoint != "chat.completions":
+            async for chunk in chunks:
+                yield chunk
+            return
+        last: Payload | None = None
+        try:
+            async for chunk in chunks:
+                last = chunk if chunk.get("choices") else last
+                out, blocked = await self._process(chunk)
+                for item in out:
+                    yield item
+                if blocked:
+                    return  # leaving the loop closes the upstream stream
+        except GatewayError:
+            # The upstream broke off: what it did send still goes out, scanned, before the error.
+            if last is not None:
+                for item in await self._flush(last):
+                    yield item
+            raise
+        finally:
+            self._record()
+
+    async def _flush(self, template: Payload) -> list[Payload]:
+        """Release every choice's held text, scanned, in chunks shaped like `template`."""
+        out: list[Payload] = []
+        for index, state in self._choices.items():
+            release, decision = await self._release(state, final=True)
+            choice = {"index": index}
+            if decision is not None and decision.block is not None:
+                return [*out, _with_choice(template, choice, {}, "content_filter")]
+            if release:
+                out.append(_with_choice(template, choice, {"content": self._redactor.restore(release)}, None))
+        return out
+
+    async def _process(self, chunk: Payload) -> tuple[list[Payload], bool]:
+        """The chunks to send for one upstream chunk, and whether the answer was blocked."""
+        out: list[Payload] = []
+        choices = chunk.get("choices") or []
+        if not choices:
+            return [chunk], False  # usage-only chunks and the like
+        for choice in choices:
+            state = self._choices.setdefault(choice.get("index", 0), _Choice())
+            delta = choice.get("delta") or {}
+            state.pending += delta.get("content") or ""
+            for call in delta.get("tool_calls") or []:
+                _merge_tool_call(state.tool_calls, call)
+            finished = choice.get("finish_reason") is not None
+            release, decision = await self._release(state, final=finished)
+            if decision is not None and decision.block is not None:
+                self._record()
+                if self._exchange.audit is not None:
+                    self._exchange.audit.set_outcome("filtered")
+                return [*out, _with_choice(chunk, choice, {}, "content_filter")], True
+            new_delta = {k: v for k, v in delta.items() if k not in ("content", "tool_calls")}
+            if release:
+                new_delta["content"] = self._redactor.restore(release)
+            if finished and state.tool_calls:
+                new_delta["tool_calls"] = list(state.tool_calls.values())
+            if new_delta or finished:
+                out.append(_with_choice(chunk, choice, new_delta, choice.get("finish_reason")))
+        return out, False
+
+    async def _release(self, state: _Choice, *, final: bool) -> tuple[str, Decision | None]:
+        """Scan and release what can go now; the decision when a scan ran."""
+        cut = len(state.pending) if final else _release_point(state.pending, self._max_hold, self._tail)
+        if cut == 0 and not (final and state.tool_calls):
+            return "", None
+        context = state.released[-_CONTEXT:]
+        texts = [("assistant", context + state.pending)]
+        texts += (
+            [("assistant", call["function"].get("arguments", "")) for call in state.tool_calls.values()]
+            if final
+            else []
+        )
+        decision, findings = await self._decide(texts, False)
+        self._note(decision, findings)
+        if decision.block is not None:
+            return "", decision
+        if decision.redactions:
+            state.pending = self._redact(state.pending, findings[0], len(context), decision)
+            if final:
+                for call, found in zip(state.tool_calls.values(), findings[1:], strict=True):
+                    call["function"]["arguments"] = self._redact(
+                        call["function"]["arguments"], found, 0, decision
+                    )
+            cut = len(state.pending) if final else _release_point(state.pending, self._max_hold, self._tail)
+        release, state.pending = state.pending[:cut], state.pending[cut:]
+        state.released += release
+        return release, decision
+
+    def _redact(self, text: str, found: Findings, offset: int, decision: Decision) -> str:
+        """Redact the spans that fall in `text`, which starts `offset` characters into the scanned window."""
+        spans = [
+            type(span)(span.label, span.start - offset, span.end - offset, span.score)
+            for span in found.pii
+            if span.start >= offset
+        ]
+        return self._redactor.redact(text, spans, lambda label: decision.operator_for(label, "assistant"))
+
+    def _note(self, decision: Decision, findings: list[Findings] | None = None) -> None:
+        """Keep the strongest decision of the stream for the audit record."""
+        rank = {"allow": 0, "route": 1, "redact": 2, "block": 3}
+        if self._strongest is None or rank[decision.action] > rank[self._strongest[0].action]:
+            self._strongest = (decision, findings or [])
+
+    def _record(self) -> None:
+        if self._strongest is not None and self._exchange.audit is not None:
+            self._exchange.audit.add_decision(*self._strongest)
+            self._strongest = None
+
+
+def _release_point(pending: str, max_hold: int, tail: int) -> int:
+    """Where the finished sentences of `pending` end, or a word boundary when it runs long."""
+    ends = [match.end() for match in _SENTENCE_END.finditer(pending)]
+    cut = ends[-1] if ends else 0
+    if len(pending) - cut > max_hold:
+        space = pending.rfind(" ", cut, len(pending) - tail)
+        cut = space + 1 if space > cut else cut
+    # never split a placeholder such as <EMAIL_1>
+    opening = pending.rfind("<", 0, cut)
+    if opening != -1 and pending.find(">", opening) >= cut:
+        cut = opening
+    return cut
+
+
+def _merge_tool_call(calls: dict[int, Payload], delta: Payload) -> None:
+    index = delta.get("index", 0)
+    call = calls.setdefault(index, {"index": index, "function": {"arguments": ""}})
+    for key in ("id", "type"):
+        if delta.get(key):
+            call[key] = delta[key]
+    function = delta.get("function") or {}
+    if function.get("name"):
+        call["function"]["name"] = function["name"]
+    call["function"]["arguments"] += function.get("arguments") or ""
+
+
+def _with_choice(chunk: Payload, choice: Payload, delta: Payload, finish: str | None) -> Payload:
+    out = {key: value for key, value in chunk.items() if key != "choices"}
+    new_choice = {**copy.copy(choice), "delta": delta, "finish_reason": finish}
+    out["choices"] = [new_choice]
+    return out
