@@ -91,10 +91,10 @@ class StreamGuard:
         for index, state in self._choices.items():
             release, decision = await self._release(state, final=True)
             choice = {"index": index}
-            if decision is not None and decision.block is not None:
-                return [*out, _with_choice(template, choice, {}, "content_filter")]
             if release:
                 out.append(_with_choice(template, choice, {"content": self._redactor.restore(release)}, None))
+            if decision is not None and decision.block is not None:
+                return [*out, _with_choice(template, choice, {}, "content_filter")]
         return out
 
     async def _process(self, chunk: Payload) -> tuple[list[Payload], bool]:
@@ -115,6 +115,10 @@ class StreamGuard:
                 self._record()
                 if self._exchange.audit is not None:
                     self._exchange.audit.set_outcome("filtered")
+                if release:
+                    out.append(
+                        _with_choice(chunk, choice, {"content": self._redactor.restore(release)}, None)
+                    )
                 return [*out, _with_choice(chunk, choice, {}, "content_filter")], True
             new_delta = {k: v for k, v in delta.items() if k not in ("content", "tool_calls")}
             if release:
@@ -140,7 +144,7 @@ class StreamGuard:
         decision, findings = await self._decide(texts, False)
         self._note(decision, findings)
         if decision.block is not None:
-            return "", decision
+            return await self._safe_prefix(state, context), decision
         if decision.redactions:
             state.pending = self._redact(state.pending, findings[0], len(context), decision)
             if final:
@@ -152,6 +156,20 @@ class StreamGuard:
         release, state.pending = state.pending[:cut], state.pending[cut:]
         state.released += release
         return release, decision
+
+    async def _safe_prefix(self, state: _Choice, context: str) -> str:
+        """The finished sentences before the one that got the answer blocked, redacted as needed."""
+        released = ""
+        for end in [match.end() for match in _SENTENCE_END.finditer(state.pending)]:
+            decision, findings = await self._decide([("assistant", context + state.pending[:end])], False)
+            if decision.block is not None:
+                break
+            released = state.pending[:end]
+            if decision.redactions:
+                released = self._redact(released, findings[0], len(context), decision)
+        state.released += released
+        state.pending = ""
+        return released
 
     def _redact(self, text: str, found: Findings, offset: int, decision: Decision) -> str:
         """Redact the spans that fall in `text`, which starts `offset` characters into the scanned window."""
