@@ -70,7 +70,11 @@ def build_services(
         )
         key = settings.redaction_hash_key
         hooks = PolicyHooks(
-            policies, scan, hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32)
+            policies,
+            scan,
+            hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32),
+            stream_hold=settings.stream_hold,
+            stream_tail=settings.stream_tail_chars,
         )
     return Services(
         config=config,

@@ -255,6 +255,22 @@ def _add_audit_commands(commands: Any) -> None:
     verify.set_defaults(handler=_audit_verify)
 
 
+def _bench_stream(args: argparse.Namespace) -> int:
+    from gateway.bench.stream import run
+
+    if args.requests < 1 or args.requests > 10_000:
+        print("shieldgate: --requests must be between 1 and 10000", file=sys.stderr)
+        return 2
+    run(
+        requests=args.requests,
+        warmup=args.warmup,
+        word_delay=args.word_delay,
+        tail=args.tail,
+        output=args.output,
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shieldgate", description="OpenAI-compatible LLM gateway with guardrails."
@@ -299,6 +315,19 @@ def _parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
 
     _add_audit_commands(commands)
+
+    bench = commands.add_parser("bench", help="benchmarks on loopback").add_subparsers(
+        dest="bench_command", required=True
+    )
+    stream = bench.add_parser("stream", help="time to first token added to streamed answers")
+    stream.add_argument("--requests", type=int, default=50)
+    stream.add_argument("--warmup", type=int, default=5)
+    stream.add_argument("--word-delay", type=float, default=0.02, help="the fake upstream's seconds per word")
+    stream.add_argument(
+        "--tail", type=int, default=32, help="held-back characters in the gateway's tail mode"
+    )
+    stream.add_argument("--output", type=Path, help="write the figures as JSON")
+    stream.set_defaults(handler=_bench_stream)
     return parser
 
 

@@ -26,7 +26,10 @@ __all__ = ["create_fake_upstream"]
 Payload = dict[str, Any]
 
 
-def _reply_to(body: Payload) -> Payload:
+DEFAULT_REPLY = "Hello from the fake upstream."
+
+
+def _reply_to(body: Payload, reply: str = DEFAULT_REPLY) -> Payload:
     """The assistant message: a tool call when tools are offered and none has run yet."""
     messages = body.get("messages", [])
     last = messages[-1] if messages else {}
@@ -45,7 +48,7 @@ def _reply_to(body: Payload) -> Payload:
         }
     if last.get("role") == "tool":
         return {"role": "assistant", "content": f"The tool said: {last.get('content')}"}
-    return {"role": "assistant", "content": "Hello from the fake upstream."}
+    return {"role": "assistant", "content": reply}
 
 
 def _usage() -> Payload:
@@ -74,10 +77,11 @@ async def _chat(request: Request) -> Response:
     failure = _scripted_failure(body)
     if failure is not None:
         return failure
-    message = _reply_to(body)
+    message = _reply_to(body, request.app.state.reply)
     finish = "tool_calls" if message.get("tool_calls") else "stop"
     if body.get("stream"):
-        delay = 0.3 if _last_text(body).startswith("slow-stream:") else 0.0
+        slow = _last_text(body).startswith("slow-stream:")
+        delay = 0.3 if slow else request.app.state.word_delay
         chunks = _chat_chunks(body["model"], message, finish, delay)
         return StreamingResponse(chunks, media_type="text/event-stream")
     return JSONResponse(
@@ -143,9 +147,9 @@ async def _healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def create_fake_upstream() -> Starlette:
-    """The fake upstream as an ASGI app."""
-    return Starlette(
+def create_fake_upstream(reply: str = DEFAULT_REPLY, word_delay: float = 0.0) -> Starlette:
+    """The fake upstream as an ASGI app; streamed replies send a word every `word_delay` seconds."""
+    app = Starlette(
         routes=[
             Route("/healthz", _healthz),
             Route("/v1/chat/completions", _chat, methods=["POST"]),
@@ -153,6 +157,9 @@ def create_fake_upstream() -> Starlette:
             Route("/v1/embeddings", _embeddings, methods=["POST"]),
         ]
     )
+    app.state.reply = reply
+    app.state.word_delay = word_delay
+    return app
 
 
 def main() -> None:
@@ -161,8 +168,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000)
+    parser.add_argument("--reply", default=DEFAULT_REPLY, help="the assistant's answer")
+    parser.add_argument("--word-delay", type=float, default=0.0, help="seconds between streamed words")
     args = parser.parse_args()
-    uvicorn.run(create_fake_upstream(), host=args.host, port=args.port, log_level="warning")
+    app = create_fake_upstream(args.reply, args.word_delay)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

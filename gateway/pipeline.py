@@ -44,10 +44,20 @@ def estimate_tokens(text: str) -> int:
 class PolicyHooks:
     """Scan hooks that enforce the tenant's policy at input and output."""
 
-    def __init__(self, policies: PolicyStore, scan: Scan = no_scanners, *, hash_key: bytes) -> None:
+    def __init__(
+        self,
+        policies: PolicyStore,
+        scan: Scan = no_scanners,
+        *,
+        hash_key: bytes,
+        stream_hold: str = "sentence",
+        stream_tail: int = 32,
+    ) -> None:
         self._policies = policies
         self._scan = scan
         self._hash_key = hash_key
+        self._stream_hold = stream_hold
+        self._stream_tail = stream_tail
 
     async def before_upstream(self, exchange: Exchange, request: Payload) -> Payload:
         slots = request_slots(exchange.endpoint, request)
@@ -94,7 +104,9 @@ class PolicyHooks:
         ) -> tuple[Decision, list[Findings]]:
             return await self._decide(exchange, "output", texts, record=record)
 
-        guard = StreamGuard(exchange, decide_output, self._redactor(exchange))
+        guard = StreamGuard(
+            exchange, decide_output, self._redactor(exchange), hold=self._stream_hold, tail=self._stream_tail
+        )
         return guard.run(chunks)
 
     def _redactor(self, exchange: Exchange) -> Redactor:

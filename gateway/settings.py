@@ -54,3 +54,7 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(
         default=30.0, gt=0, description="On SIGTERM, how long in-flight requests and streams may run on."
     )
+    stream_hold: Literal["sentence", "tail"] = Field(
+        default="sentence", description="Hold streamed text back to the sentence end, or only a short tail."
+    )
+    stream_tail_chars: int = Field(default=32, ge=8, le=1024, description="Held-back tail in 'tail' mode.")

@@ -1,12 +1,17 @@
-"""Guarding a streamed answer without buffering it: only the unfinished sentence is held back.
+"""Guarding a streamed answer without buffering it: only a small tail is held back.
 
-Text flows to the client sentence by sentence. Before a sentence is released it is scanned
-together with the text around it, so a PII value or an unsafe sentence split across chunks is
-seen whole: PII is redacted (and the prompt's placeholders restored), and an answer the policy
-blocks ends at once with `finish_reason: "content_filter"`, its unsafe sentence never sent.
-A sentence longer than `max_hold` characters is released up to a word boundary `tail`
-characters from its end, so a long run without punctuation does not stall the stream.
-Tool-call arguments are held until the call is complete, then scanned whole.
+Two ways to hold back (`hold`):
+- `sentence`: text flows sentence by sentence; an unsafe sentence is never sent in part. A
+  sentence longer than `max_hold` characters is released up to a word boundary `tail`
+  characters from its end, so a long run without punctuation does not stall the stream.
+- `tail`: everything but the last `tail` characters flows (cut at a word boundary): a lower
+  time to first token; an unsafe sentence longer than the tail may be sent in part before the
+  guard sees enough of it.
+Before text is released it is scanned together with the text around it, so a PII value or an
+unsafe passage split across chunks is seen whole: PII is redacted (and the prompt's
+placeholders restored), and an answer the policy blocks ends at once with
+`finish_reason: "content_filter"`. Tool-call arguments are held until the call is complete,
+then scanned whole.
 """
 
 from __future__ import annotations
@@ -51,13 +56,14 @@ class StreamGuard:
         decide: DecideOutput,
         redactor: Redactor,
         *,
+        hold: str = "sentence",
         max_hold: int = 400,
-        tail: int = 64,
+        tail: int = 32,
     ) -> None:
         self._exchange = exchange
         self._decide = decide
         self._redactor = redactor
-        self._max_hold = max_hold
+        self._max_hold = max_hold if hold == "sentence" else 0
         self._tail = tail
         self._choices: dict[int, _Choice] = {}
         self._strongest: tuple[Decision, list[Findings]] | None = None
@@ -145,14 +151,34 @@ class StreamGuard:
         self._note(decision, findings)
         if decision.block is not None:
             return await self._safe_prefix(state, context), decision
+        window_end = len(context) + len(state.pending)
+        # A span that reaches the end of what has arrived may still grow: leave it, and what
+        # follows it, for the next scan.
+        open_spans = [span.start - len(context) for span in findings[0].pii if span.end >= window_end]
+        if not final and open_spans:
+            cut = min(cut, max(0, min(open_spans)))
+            findings[0] = Findings(
+                findings[0].role,
+                findings[0].guard,
+                tuple(span for span in findings[0].pii if span.end < window_end),
+            )
         if decision.redactions:
+            before = len(state.pending)
             state.pending = self._redact(state.pending, findings[0], len(context), decision)
             if final:
                 for call, found in zip(state.tool_calls.values(), findings[1:], strict=True):
                     call["function"]["arguments"] = self._redact(
                         call["function"]["arguments"], found, 0, decision
                     )
-            cut = len(state.pending) if final else _release_point(state.pending, self._max_hold, self._tail)
+            if final:
+                cut = len(state.pending)
+            else:
+                # Redaction changed lengths: the cut moves by the change before it (open spans
+                # are not redacted, so everything redacted lies before the cut).
+                cut = min(
+                    cut + len(state.pending) - before,
+                    _release_point(state.pending, self._max_hold, self._tail),
+                )
         release, state.pending = state.pending[:cut], state.pending[cut:]
         state.released += release
         return release, decision
@@ -193,12 +219,16 @@ class StreamGuard:
 
 
 def _release_point(pending: str, max_hold: int, tail: int) -> int:
-    """Where the finished sentences of `pending` end, or a word boundary when it runs long."""
-    ends = [match.end() for match in _SENTENCE_END.finditer(pending)]
+    """Where the finished sentences of `pending` end, or a word boundary when it runs long.
+
+    `max_hold` 0 is the tail mode: only the word boundary `tail` characters from the end counts.
+    """
+    ends = [match.end() for match in _SENTENCE_END.finditer(pending)] if max_hold else []
     cut = ends[-1] if ends else 0
-    if len(pending) - cut > max_hold:
-        space = pending.rfind(" ", cut, len(pending) - tail)
-        cut = space + 1 if space > cut else cut
+    limit = len(pending) - tail
+    if len(pending) - cut > max_hold and limit > cut:
+        space = pending.rfind(" ", cut, limit)
+        cut = space + 1 if space >= cut else cut
     # never split a placeholder such as <EMAIL_1>
     opening = pending.rfind("<", 0, cut)
     if opening != -1 and pending.find(">", opening) >= cut:

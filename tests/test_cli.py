@@ -182,3 +182,32 @@ def test_sigterm_lets_streams_finish_and_refuses_new_connections(fake_upstream: 
         for line in rest[:-1]
     )
     assert text.strip() == "Hello from the fake upstream."
+
+
+def test_bench_stream_runs_and_writes_figures(tmp_path: Path) -> None:
+    """`shieldgate bench stream` measures direct and guarded streams and writes its figures."""
+    output = tmp_path / "ttft.json"
+    result = subprocess.run(
+        [
+            *SHIELDGATE,
+            "bench",
+            "stream",
+            "--requests",
+            "3",
+            "--warmup",
+            "0",
+            "--word-delay",
+            "0",
+            "--output",
+            str(output),
+        ],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    figures = json.loads(output.read_text())
+    assert set(figures["results"]) == {"direct", "gateway (sentence)", "gateway (tail)"}
+    assert all(row["ttft_p50_ms"] > 0 for row in figures["results"].values())
+    assert "gateway (tail)" in result.stdout

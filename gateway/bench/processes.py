@@ -1,0 +1,88 @@
+"""Start the fake upstream and the gateway as processes on loopback ports, and stop them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import yaml
+
+__all__ = ["free_port", "gateway_process", "upstream_process"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _running(args: list[str], ready_url: str, env: dict[str, str], timeout: float = 60.0) -> Iterator[None]:
+    # Only this package's own modules are started, with arguments built here.
+    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if child.poll() is not None:
+                raise RuntimeError(f"{args[2:4]} exited with {child.returncode} before it was ready")
+            try:
+                if httpx.get(ready_url, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{args[2:4]} was not ready after {timeout} s")
+            time.sleep(0.1)
+        yield
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@contextmanager
+def upstream_process(reply: str, word_delay: float) -> Iterator[str]:
+    """The fake OpenAI upstream; yields its base URL (ending in /v1)."""
+    port = free_port()
+    args = [sys.executable, "-m", "gateway.fake_upstream", "--port", str(port), "--reply", reply]
+    args += ["--word-delay", str(word_delay)]
+    with _running(args, f"http://127.0.0.1:{port}/healthz", dict(os.environ)):
+        yield f"http://127.0.0.1:{port}/v1"
+
+
+@contextmanager
+def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[str]:
+    """`shieldgate serve` in front of `upstream` with one alias, `small`; yields its base URL."""
+    config = {
+        "models": {
+            "small": {
+                "deployments": [{"model": "openai/fake", "api_base": upstream, "api_key_env": "BENCH_KEY"}]
+            }
+        },
+        "auth": {"required": False},
+    }
+    path = workdir / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    env = {
+        **os.environ,
+        "BENCH_KEY": "sk-bench",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "SHIELDGATE_LOG_LEVEL": "warning",
+        "SHIELDGATE_AUDIT_STDOUT": "false",
+        **{f"SHIELDGATE_{name.upper()}": value for name, value in settings.items()},
+    }
+    args = [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--port", str(port)]
+    with _running(args, f"http://127.0.0.1:{port}/readyz", env):
+        yield f"http://127.0.0.1:{port}/v1"
