@@ -203,3 +203,28 @@ def test_client_disconnect_cancels_the_upstream(sdk: openai.OpenAI, upstream: re
         time.sleep(0.05)
     assert slow.closed
     assert slow.sent < 20
+
+
+def test_cut_stream_is_audited_as_filtered(
+    config_path: Path, tmp_path: Path, upstream: respx.MockRouter
+) -> None:
+    """The audit record of a stream cut by the output guard says so, with the rule that fired."""
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "default.yaml").write_text(POLICY)
+    audit_path = tmp_path / "audit.jsonl"
+    settings = Settings(config=config_path, policy_dir=policies, audit_path=audit_path, audit_stdout=False)
+    upstream.post(f"{SMALL_BASE}/chat/completions").respond(
+        text=_split_stream("Fine start. Then UNSAFE details.", 20),
+        headers={"content-type": "text/event-stream"},
+    )
+    app = create_app(settings, scan=marker_scan, environ={"UPSTREAM_KEY": UPSTREAM_SECRET})
+    with (
+        serve_in_thread(app) as url,
+        openai.OpenAI(base_url=f"{url}/v1", api_key=CLIENT_KEY, max_retries=0) as client,
+    ):
+        _read(client)
+
+    (record,) = [json.loads(line) for line in audit_path.read_text().splitlines()]
+    assert (record["stream"], record["outcome"], record["action"]) == (True, "filtered", "block")
+    assert record["rules"] == ["cut-unsafe"]
