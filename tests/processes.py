@@ -6,14 +6,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
 
-import httpx
 import yaml
+
+from gateway.bench.processes import running
 
 SHIELDGATE = [sys.executable, "-m", "gateway"]
 
@@ -32,38 +31,12 @@ def process(
     environ: dict[str, str] | None = None,
     log: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process, wait until `ready_url` answers 200, and stop it afterwards.
-
-    Its output goes to `log` when given (kept for the test to read), else to a temporary file.
-    """
-    with log.open("wb") if log else tempfile.TemporaryFile() as output:
-        child = subprocess.Popen(args, env=environ or env(), stdout=output, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(child, output, ready_url, timeout)
-            yield child
-        finally:
-            child.terminate()
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-
-
-def _wait_ready(child: subprocess.Popen[bytes], output: IO[bytes], url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if child.poll() is not None:
-            output.seek(0)
-            raise AssertionError(f"{child.args} exited with {child.returncode}:\n{output.read().decode()}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{child.args} was not ready after {timeout}s")
-        time.sleep(0.1)
+    """A server process, ready; its output goes to `log` when given, else to a temporary file."""
+    with (
+        log.open("w+b") if log else tempfile.TemporaryFile() as output,
+        running(args, ready_url, environ or env(), timeout=timeout, log=output) as child,
+    ):
+        yield child
 
 
 def new_key_entry() -> tuple[str, dict[str, str]]:

@@ -13,23 +13,18 @@ from gateway.auth import Principal, digest
 from gateway.errors import RateLimited
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
+from tests.clock import Clock
 from tests.conftest import CLIENT_KEY, SMALL_BASE, UPSTREAM_SECRET, chat_body, config_yaml, upstream_calls
 from tests.redisserver import RedisServer
 from tests.server import serve_in_thread
 
-
-class Clock:
-    def __init__(self, now: float = 60 * 16_667 + 20) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+NOW = 60 * 16_667 + 20  # 20 s into a one-minute window
 
 
 @pytest.mark.anyio
 async def test_requests_per_minute_with_retry_after() -> None:
     """The request over the limit is refused with the seconds left in the window."""
-    clock = Clock()
+    clock = Clock(NOW)
     limiter = RateLimiter(None, clock=clock)
     key = Principal("k", "t", rpm=2)
     await limiter.admit(key, 1)
@@ -45,7 +40,7 @@ async def test_requests_per_minute_with_retry_after() -> None:
 @pytest.mark.anyio
 async def test_tokens_per_minute_count_prompt_and_completion() -> None:
     """Prompt tokens count at admission, completion tokens afterwards."""
-    limiter = RateLimiter(None, clock=Clock())
+    limiter = RateLimiter(None, clock=Clock(NOW))
     key = Principal("k", "t", tpm=100)
     await limiter.admit(key, 60)
     await limiter.add_tokens(key, 30)
@@ -56,7 +51,7 @@ async def test_tokens_per_minute_count_prompt_and_completion() -> None:
 @pytest.mark.anyio
 async def test_unlimited_keys_are_not_counted() -> None:
     """Keys without limits always pass."""
-    limiter = RateLimiter(None, clock=Clock())
+    limiter = RateLimiter(None, clock=Clock(NOW))
     for _ in range(100):
         await limiter.admit(Principal("k", "t"), 10_000)
 
@@ -64,7 +59,7 @@ async def test_unlimited_keys_are_not_counted() -> None:
 @pytest.mark.anyio
 async def test_replicas_share_counts_through_redis(redis_server: RedisServer) -> None:
     """Two gateways on one Redis share a key's budget."""
-    clock = Clock()
+    clock = Clock(NOW)
     first, second = RateLimiter(redis_server.url, clock=clock), RateLimiter(redis_server.url, clock=clock)
     key = Principal("shared", "t", rpm=3)
     await first.admit(key, 1)
@@ -79,7 +74,7 @@ async def test_replicas_share_counts_through_redis(redis_server: RedisServer) ->
 @pytest.mark.anyio
 async def test_redis_down_falls_back_to_local_counting(redis_server: RedisServer) -> None:
     """With Redis gone, limits still hold per replica and no request fails for it."""
-    limiter = RateLimiter(redis_server.url, clock=Clock(), timeout=0.2)
+    limiter = RateLimiter(redis_server.url, clock=Clock(NOW), timeout=0.2)
     key = Principal("k", "t", rpm=5)
     await limiter.admit(key, 1)
     redis_server.kill()

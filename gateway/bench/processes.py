@@ -10,11 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import httpx
 import yaml
 
-__all__ = ["free_port", "gateway_process", "upstream_process"]
+__all__ = ["free_port", "gateway_process", "running", "upstream_process"]
 
 
 def free_port() -> int:
@@ -25,23 +26,38 @@ def free_port() -> int:
 
 
 @contextmanager
-def _running(args: list[str], ready_url: str, env: dict[str, str], timeout: float = 60.0) -> Iterator[None]:
-    # Only this package's own modules are started, with arguments built here.
-    child = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+def running(
+    args: list[str],
+    ready_url: str,
+    env: dict[str, str],
+    *,
+    timeout: float = 60.0,
+    log: IO[bytes] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `args`, wait until `ready_url` answers 200, and stop the process when the block ends.
+
+    Its output goes to `log` when given (read back in the error if it dies early), else nowhere.
+    """
+    # Only this package's own modules are started, with arguments built by its callers.
+    child = subprocess.Popen(args, env=env, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603
     try:
         deadline = time.monotonic() + timeout
         while True:
             if child.poll() is not None:
-                raise RuntimeError(f"{args[2:4]} exited with {child.returncode} before it was ready")
+                output = ""
+                if log is not None:
+                    log.seek(0)
+                    output = log.read().decode(errors="replace")
+                raise RuntimeError(f"{args} exited with {child.returncode} before it was ready\n{output}")
             try:
                 if httpx.get(ready_url, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{args[2:4]} was not ready after {timeout} s")
+                raise RuntimeError(f"{args} was not ready after {timeout} s")
             time.sleep(0.1)
-        yield
+        yield child
     finally:
         child.terminate()
         try:
@@ -57,7 +73,7 @@ def upstream_process(reply: str, word_delay: float) -> Iterator[str]:
     port = free_port()
     args = [sys.executable, "-m", "gateway.fake_upstream", "--port", str(port), "--reply", reply]
     args += ["--word-delay", str(word_delay)]
-    with _running(args, f"http://127.0.0.1:{port}/healthz", dict(os.environ)):
+    with running(args, f"http://127.0.0.1:{port}/healthz", dict(os.environ)):
         yield f"http://127.0.0.1:{port}/v1"
 
 
@@ -84,5 +100,5 @@ def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[s
         **{f"SHIELDGATE_{name.upper()}": value for name, value in settings.items()},
     }
     args = [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--port", str(port)]
-    with _running(args, f"http://127.0.0.1:{port}/readyz", env):
+    with running(args, f"http://127.0.0.1:{port}/readyz", env):
         yield f"http://127.0.0.1:{port}/v1"

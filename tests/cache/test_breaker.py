@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from gateway.cache import CircuitBreaker, CircuitState
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def test_opens_after_threshold_and_recovers_after_cool_down() -> None:

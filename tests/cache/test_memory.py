@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.cache import MemoryStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import Clock
 
 
 def test_entries_expire_after_their_ttl() -> None:
