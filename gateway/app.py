@@ -29,7 +29,7 @@ from gateway.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
-from gateway.hooks import ScanHooks
+from gateway.hooks import PassThrough, ScanHooks
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import PolicyHooks, Scan, no_scanners
 from gateway.policy import PolicyStore, default_policy_dir
@@ -62,6 +62,9 @@ def build_services(
         log.warning("auth.disabled", reason="auth.required is false: every caller is served")
     metrics = GatewayMetrics(registry, aliases=list(config.models))
     policies = None
+    if hooks is None and not settings.guardrails:
+        log.warning("guardrails.disabled", reason="SHIELDGATE_GUARDRAILS is false: a plain proxy")
+        hooks = PassThrough()
     if hooks is None:
         policies = PolicyStore(
             settings.policy_dir or default_policy_dir(),

@@ -271,6 +271,21 @@ def _bench_stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_overhead(args: argparse.Namespace) -> int:
+    from gateway.bench.overhead import run
+
+    try:
+        levels = [int(level) for level in args.levels.split(",")]
+    except ValueError:
+        print("shieldgate: --levels takes numbers separated by commas, such as 1,8,32", file=sys.stderr)
+        return 2
+    if not all(1 <= level <= 256 for level in levels) or not 1 <= args.requests <= 10_000:
+        print("shieldgate: levels must be 1-256 and --requests 1-10000", file=sys.stderr)
+        return 2
+    run(levels, args.requests, litellm=not args.no_litellm, output=args.output)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shieldgate", description="OpenAI-compatible LLM gateway with guardrails."
@@ -328,6 +343,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     stream.add_argument("--output", type=Path, help="write the figures as JSON")
     stream.set_defaults(handler=_bench_stream)
+    overhead = bench.add_parser("overhead", help="latency added over the upstream, beside LiteLLM's proxy")
+    overhead.add_argument("--levels", default="1,8,32", help="concurrency levels (default 1,8,32)")
+    overhead.add_argument("--requests", type=int, default=200, help="requests per level and mode")
+    overhead.add_argument("--no-litellm", action="store_true", help="skip LiteLLM's proxy (no install)")
+    overhead.add_argument("--output", type=Path, help="write the figures as JSON")
+    overhead.set_defaults(handler=_bench_overhead)
     return parser
 
 

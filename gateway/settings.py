@@ -58,3 +58,4 @@ class Settings(BaseSettings):
         default="sentence", description="Hold streamed text back to the sentence end, or only a short tail."
     )
     stream_tail_chars: int = Field(default=32, ge=8, le=1024, description="Held-back tail in 'tail' mode.")
+    guardrails: bool = Field(default=True, description="False: no scanning or policies, a plain proxy.")

@@ -78,8 +78,8 @@ def upstream_process(reply: str, word_delay: float) -> Iterator[str]:
 
 
 @contextmanager
-def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[str]:
-    """`shieldgate serve` in front of `upstream` with one alias, `small`; yields its base URL."""
+def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[tuple[str, int]]:
+    """`shieldgate serve` in front of `upstream` with one alias, `small`; yields its base URL and pid."""
     config = {
         "models": {
             "small": {
@@ -100,5 +100,5 @@ def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[s
         **{f"SHIELDGATE_{name.upper()}": value for name, value in settings.items()},
     }
     args = [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--port", str(port)]
-    with running(args, f"http://127.0.0.1:{port}/readyz", env):
-        yield f"http://127.0.0.1:{port}/v1"
+    with running(args, f"http://127.0.0.1:{port}/readyz", env) as child:
+        yield f"http://127.0.0.1:{port}/v1", child.pid

@@ -1,0 +1,212 @@
+"""Latency the gateway adds over calling the upstream directly, beside LiteLLM's own proxy.
+
+One run starts the fake upstream and each target on loopback, then sends a bounded number of
+chat completions at several concurrency levels, streamed and not, and reports per target the
+added latency over the direct floor (p50/p95/p99), requests per second, the server's CPU time
+and its peak memory. LiteLLM's proxy is installed by this script into its own virtualenv.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from gateway.bench.processes import free_port, gateway_process, running, upstream_process
+
+__all__ = ["run"]
+
+LITELLM_VENV = Path.home() / ".cache" / "shieldgate-bench" / "litellm-proxy"
+
+
+def _litellm_version() -> str:
+    from importlib.metadata import version
+
+    return version("litellm")
+
+
+def _ensure_litellm_proxy() -> Path:
+    """A virtualenv with `litellm[proxy]` at the version the gateway uses; returns its litellm binary."""
+    binary = LITELLM_VENV / "bin" / "litellm"
+    if not binary.exists():
+        print(f"installing litellm[proxy]=={_litellm_version()} into {LITELLM_VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(LITELLM_VENV)], check=True)  # noqa: S603
+        pip = [str(LITELLM_VENV / "bin" / "pip"), "install", "-q", f"litellm[proxy]=={_litellm_version()}"]
+        subprocess.run(pip, check=True)  # noqa: S603
+    return binary
+
+
+@contextmanager
+def _litellm_proxy(upstream: str, workdir: Path) -> Iterator[tuple[str, int]]:
+    binary = _ensure_litellm_proxy()
+    config = {
+        "model_list": [
+            {
+                "model_name": "small",
+                "litellm_params": {"model": "openai/fake", "api_base": upstream, "api_key": "sk-bench"},
+            }
+        ],
+        "litellm_settings": {"drop_params": True},
+    }
+    path = workdir / "litellm.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+    args = [
+        str(binary),
+        "--config",
+        str(path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        "1",
+    ]
+    with running(args, f"http://127.0.0.1:{port}/health/liveliness", env, timeout=180) as child:
+        yield f"http://127.0.0.1:{port}/v1", child.pid
+
+
+class _Usage:
+    """CPU seconds and peak resident memory of a process (and its children), from /proc."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.cpu_start = self._cpu()
+
+    def _pids(self) -> list[int]:
+        if self.pid is None:
+            return []
+        pids = [self.pid]
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        return pids
+
+    def _cpu(self) -> float:
+        ticks = 0
+        for pid in self._pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds(self) -> float:
+        return round(self._cpu() - self.cpu_start, 3)
+
+    def peak_mib(self) -> float:
+        peak = 0
+        for pid in self._pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1])
+        return round(peak / 1024, 1)
+
+
+async def _load(url: str, concurrency: int, requests: int, stream: bool) -> tuple[list[float], float, int]:
+    """Latencies (ms) of `requests` calls made `concurrency` at a time; wall seconds; failures."""
+    body = {
+        "model": "small",
+        "stream": stream,
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+    }
+    latencies: list[float] = []
+    failures = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(requests):
+        queue.put_nowait(i)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal failures
+        while not queue.empty():
+            queue.get_nowait()
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    f"{url}/chat/completions", json=body, headers={"Authorization": "Bearer sk-bench"}
+                )
+                ok = response.status_code == 200 and (not stream or response.text.rstrip().endswith("[DONE]"))
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                latencies.append((time.perf_counter() - started) * 1000)
+            else:
+                failures += 1
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return latencies, wall, failures
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _measure(url: str, pid: int | None, levels: list[int], requests: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for stream in (False, True):
+        asyncio.run(_load(url, 4, 20, stream))  # warm up connections and caches
+        for concurrency in levels:
+            usage = _Usage(pid)
+            latencies, wall, failures = asyncio.run(_load(url, concurrency, requests, stream))
+            results[f"{'stream' if stream else 'json'}@{concurrency}"] = {
+                "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+                "p95_ms": round(_percentile(latencies, 0.95), 2),
+                "p99_ms": round(_percentile(latencies, 0.99), 2),
+                "rps": round(len(latencies) / wall, 1),
+                "failed": failures,
+                "cpu_s": usage.cpu_seconds() if pid else None,
+                "peak_mib": usage.peak_mib() if pid else None,
+            }
+    return results
+
+
+def run(levels: list[int], requests: int, litellm: bool, output: Path | None) -> dict[str, Any]:
+    """Measure every target, print a table of added latency, and return (and optionally write) it all."""
+    targets: dict[str, Any] = {}
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        upstream_process("The capital of France is Paris.", 0.0) as upstream,
+    ):
+        targets["direct"] = _measure(upstream, None, levels, requests)
+        for name, guardrails in (
+            ("shieldgate (policies, no scanners)", "true"),
+            ("shieldgate (scanning off)", "false"),
+        ):
+            with gateway_process(upstream, Path(workdir), guardrails=guardrails) as (gateway, pid):
+                targets[name] = _measure(gateway, pid, levels, requests)
+        if litellm:
+            with _litellm_proxy(upstream, Path(workdir)) as (proxy, pid):
+                targets["litellm proxy"] = _measure(proxy, pid, levels, requests)
+    floor = targets["direct"]
+    header = ("target", "case", "+p50", "+p95", "+p99", "rps", "failed", "cpu s", "MiB")
+    print("{:36} {:10} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6}".format(*header))
+    for name, cases in targets.items():
+        for case, row in cases.items():
+            base = floor[case]
+            added = (
+                [row[k] - base[k] for k in ("p50_ms", "p95_ms", "p99_ms")] if name != "direct" else [0, 0, 0]
+            )
+            print(
+                f"{name:36} {case:10} {added[0]:7.1f} {added[1]:7.1f} {added[2]:7.1f} {row['rps']:7.1f} "
+                f"{row['failed']:6} {row['cpu_s'] or '':>6} {row['peak_mib'] or '':>6}"
+            )
+    result = {"levels": levels, "requests": requests, "targets": targets}
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")
+    return result
