@@ -211,3 +211,32 @@ def test_bench_stream_runs_and_writes_figures(tmp_path: Path) -> None:
     assert set(figures["results"]) == {"direct", "gateway (sentence)", "gateway (tail)"}
     assert all(row["ttft_p50_ms"] > 0 for row in figures["results"].values())
     assert "gateway (tail)" in result.stdout
+
+
+def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
+    """`shieldgate bench overhead --no-litellm` measures the floor and both gateway modes."""
+    output = tmp_path / "overhead.json"
+    subprocess.run(
+        [
+            *SHIELDGATE,
+            "bench",
+            "overhead",
+            "--levels",
+            "1,2",
+            "--requests",
+            "4",
+            "--no-litellm",
+            "--output",
+            str(output),
+        ],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    targets = json.loads(output.read_text())["targets"]
+    assert set(targets) == {"direct", "shieldgate (policies, no scanners)", "shieldgate (scanning off)"}
+    for cases in targets.values():
+        assert set(cases) == {"json@1", "json@2", "stream@1", "stream@2"}
+        assert all(case["failed"] == 0 for case in cases.values())
