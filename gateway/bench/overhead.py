@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from gateway.bench.processes import free_port, gateway_process, running, upstrea
 __all__ = ["run"]
 
 LITELLM_VENV = Path.home() / ".cache" / "shieldgate-bench" / "litellm-proxy"
+LITELLM_KEY = "sk-bench-" + secrets.token_hex(16)  # the proxy refuses to start without a master key
 
 
 def _litellm_version() -> str:
@@ -63,7 +65,12 @@ def _litellm_proxy(upstream: str, workdir: Path) -> Iterator[tuple[str, int]]:
     path = workdir / "litellm.yaml"
     path.write_text(yaml.safe_dump(config))
     port = free_port()
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_MASTER_KEY": LITELLM_KEY,
+    }
     args = [
         str(binary),
         "--config",
@@ -114,7 +121,9 @@ class _Usage:
         return round(peak / 1024, 1)
 
 
-async def _load(url: str, concurrency: int, requests: int, stream: bool) -> tuple[list[float], float, int]:
+async def _load(
+    url: str, concurrency: int, requests: int, stream: bool, key: str
+) -> tuple[list[float], float, int]:
     """Latencies (ms) of `requests` calls made `concurrency` at a time; wall seconds; failures."""
     body = {
         "model": "small",
@@ -134,7 +143,7 @@ async def _load(url: str, concurrency: int, requests: int, stream: bool) -> tupl
             started = time.perf_counter()
             try:
                 response = await client.post(
-                    f"{url}/chat/completions", json=body, headers={"Authorization": "Bearer sk-bench"}
+                    f"{url}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
                 )
                 ok = response.status_code == 200 and (not stream or response.text.rstrip().endswith("[DONE]"))
             except httpx.HTTPError:
@@ -157,13 +166,15 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def _measure(url: str, pid: int | None, levels: list[int], requests: int) -> dict[str, Any]:
+def _measure(
+    url: str, pid: int | None, levels: list[int], requests: int, key: str = "sk-bench"
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for stream in (False, True):
-        asyncio.run(_load(url, 4, 20, stream))  # warm up connections and caches
+        asyncio.run(_load(url, 4, 20, stream, key))  # warm up connections and caches
         for concurrency in levels:
             usage = _Usage(pid)
-            latencies, wall, failures = asyncio.run(_load(url, concurrency, requests, stream))
+            latencies, wall, failures = asyncio.run(_load(url, concurrency, requests, stream, key))
             results[f"{'stream' if stream else 'json'}@{concurrency}"] = {
                 "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
                 "p95_ms": round(_percentile(latencies, 0.95), 2),
@@ -192,7 +203,7 @@ def run(levels: list[int], requests: int, litellm: bool, output: Path | None) ->
                 targets[name] = _measure(gateway, pid, levels, requests)
         if litellm:
             with _litellm_proxy(upstream, Path(workdir)) as (proxy, pid):
-                targets["litellm proxy"] = _measure(proxy, pid, levels, requests)
+                targets["litellm proxy"] = _measure(proxy, pid, levels, requests, LITELLM_KEY)
     floor = targets["direct"]
     header = ("target", "case", "+p50", "+p95", "+p99", "rps", "failed", "cpu s", "MiB")
     print("{:36} {:10} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6}".format(*header))
