@@ -25,6 +25,11 @@ class Principal:
     rpm: int | None = None
     tpm: int | None = None
 
+    @property
+    def limited(self) -> bool:
+        """Whether this key has a requests or tokens per minute limit."""
+        return self.rpm is not None or self.tpm is not None
+
 
 ANONYMOUS = Principal(key_id="anonymous", tenant="default")
 

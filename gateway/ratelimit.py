@@ -43,7 +43,7 @@ class RateLimiter:
 
     async def admit(self, principal: Principal, prompt_tokens: int) -> None:
         """Count the request and its prompt tokens; raise `RateLimited` over either limit."""
-        if principal.rpm is None and principal.tpm is None:
+        if not principal.limited:
             return
         now = self._clock()
         window = int(now // WINDOW_SECONDS)

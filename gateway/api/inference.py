@@ -92,8 +92,9 @@ async def _proxy(
     if audit is not None:
         # Only a configured alias is recorded: a made-up model name is client text.
         audit.model_requested = body["model"]
-    prompt_tokens = sum(estimate_tokens(slot.text) for slot in request_slots(endpoint, body))
-    await services.limiter.admit(principal, prompt_tokens)
+    if principal.limited:  # the token estimate is only needed against a limit
+        prompt_tokens = sum(estimate_tokens(slot.text) for slot in request_slots(endpoint, body))
+        await services.limiter.admit(principal, prompt_tokens)
     exchange = Exchange(
         request_id=request.state.request_id,
         endpoint=endpoint,
