@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -33,6 +33,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 Payload = dict[str, Any]
+T = TypeVar("T")
 Call = Callable[[Upstream, str, Payload], Awaitable[Payload]]
 StreamCall = Callable[[Upstream, str, Payload], Awaitable[AsyncIterator[Payload]]]
 
@@ -84,14 +85,15 @@ async def _proxy(
     stream_call: StreamCall | None,
 ) -> Response:
     stream = bool(body.get("stream")) and stream_call is not None
-    audit: AuditEntry | None = getattr(request.state, "audit", None)
-    if audit is not None:
-        audit.tenant, audit.key_id, audit.endpoint = principal.tenant, principal.key_id, endpoint
-        audit.stream = stream
+    audit: AuditEntry = request.state.audit  # opened by the AuditTrail middleware
+    audit.tenant, audit.key_id, audit.endpoint, audit.stream = (
+        principal.tenant,
+        principal.key_id,
+        endpoint,
+        stream,
+    )
     _require_alias(services, body["model"])
-    if audit is not None:
-        # Only a configured alias is recorded: a made-up model name is client text.
-        audit.model_requested = body["model"]
+    audit.model_requested = body["model"]  # only a configured alias: a made-up name is client text
     if principal.limited:  # the token estimate is only needed against a limit
         prompt_tokens = sum(estimate_tokens(slot.text) for slot in request_slots(endpoint, body))
         await services.limiter.admit(principal, prompt_tokens)
@@ -113,42 +115,40 @@ async def _proxy(
         return JSONResponse(refusal_completion(endpoint, exchange.model, refusal.message))
     alias = outgoing["model"]
     _require_alias(services, alias)
-    if audit is not None:
-        audit.model_routed = alias
+    audit.model_routed = alias
     params = {key: value for key, value in outgoing.items() if key not in ("model", "stream")}
-    started = time.perf_counter()
-    try:
-        if stream and stream_call is not None:
-            chunks = await stream_call(services.upstream, alias, params)
-        else:
-            response = await call(services.upstream, alias, params)
-    except GatewayError as exc:
-        if audit is not None:
-            audit.upstream_status = exc.status_code
-        raise
-    finally:
-        if audit is not None:
-            audit.upstream_ms = (time.perf_counter() - started) * 1000
-    if audit is not None:
-        audit.upstream_status = 200
-    if stream:
+    if stream and stream_call is not None:
+        chunks = await _timed(audit, stream_call(services.upstream, alias, params))
         return sse_response(_audited(hooks.on_stream(exchange, outgoing, chunks), audit))
+    response = await _timed(audit, call(services.upstream, alias, params))
     await services.limiter.add_tokens(principal, (response.get("usage") or {}).get("completion_tokens") or 0)
     return JSONResponse(await hooks.after_upstream(exchange, outgoing, response))
 
 
-async def _audited(chunks: AsyncIterator[Payload], audit: AuditEntry | None) -> AsyncIterator[Payload]:
+async def _timed(audit: AuditEntry, upstream_call: Awaitable[T]) -> T:
+    """Await the upstream call, noting its time and status in the audit entry."""
+    started = time.perf_counter()
+    try:
+        result = await upstream_call
+    except GatewayError as exc:
+        audit.upstream_status = exc.status_code
+        raise
+    finally:
+        audit.upstream_ms = (time.perf_counter() - started) * 1000
+    audit.upstream_status = 200
+    return result
+
+
+async def _audited(chunks: AsyncIterator[Payload], audit: AuditEntry) -> AsyncIterator[Payload]:
     """Pass chunks on, noting in the audit entry how a stream that did not finish ended."""
     try:
         async for chunk in chunks:
             yield chunk
     except GatewayError as exc:
-        if audit is not None:
-            audit.set_outcome("upstream_error", exc.code)
+        audit.set_outcome("upstream_error", exc.code)
         raise
     except (asyncio.CancelledError, GeneratorExit):
-        if audit is not None:
-            audit.set_outcome("client_disconnected")
+        audit.set_outcome("client_disconnected")
         raise
 
 
