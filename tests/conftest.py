@@ -67,7 +67,7 @@ def config_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(config_path: Path) -> Settings:
-    return Settings(config=config_path, max_body_bytes=64 * 1024)
+    return Settings(config=config_path, max_body_bytes=64 * 1024, audit_stdout=False)
 
 
 @pytest.fixture
