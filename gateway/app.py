@@ -31,7 +31,8 @@ from gateway.errors import (
 )
 from gateway.hooks import PassThrough, ScanHooks
 from gateway.metrics import GatewayMetrics
-from gateway.pipeline import PolicyHooks, Scan, no_scanners
+from gateway.pii import pattern_scan
+from gateway.pipeline import PolicyHooks, Scan
 from gateway.policy import PolicyStore, default_policy_dir
 from gateway.ratelimit import RateLimiter
 from gateway.requestlog import RequestLog
@@ -50,7 +51,7 @@ def build_services(
     registry: CollectorRegistry,
     *,
     hooks: ScanHooks | None = None,
-    scan: Scan = no_scanners,
+    scan: Scan = pattern_scan,
     environ: Mapping[str, str] | None = None,
 ) -> Services:
     """Wire the gateway's services from the settings and a loaded configuration.
@@ -125,7 +126,7 @@ def create_app(
     settings: Settings,
     *,
     hooks: ScanHooks | None = None,
-    scan: Scan = no_scanners,
+    scan: Scan = pattern_scan,
     environ: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The gateway as an ASGI app; configuration is loaded when the app starts."""

@@ -84,7 +84,9 @@ def policy_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def guarded(config_path: Path, policy_dir: Path) -> Iterator[openai.OpenAI]:
-    settings = Settings(config=config_path, policy_dir=policy_dir, policy_reload_seconds=0.05)
+    settings = Settings(
+        config=config_path, policy_dir=policy_dir, policy_reload_seconds=0.05, audit_stdout=False
+    )
     app = create_app(settings, scan=marker_scan, environ={"UPSTREAM_KEY": UPSTREAM_SECRET})
     with (
         serve_in_thread(app) as url,
@@ -197,3 +199,22 @@ def test_reload_under_traffic_fails_no_request(
 
     assert errors == []
     assert sent > 10
+
+
+def test_default_policy_redacts_structured_identifiers(
+    settings: Settings, upstream: respx.MockRouter
+) -> None:
+    """With the bundled policy and recognizers, card numbers, IBANs and keys never reach the model."""
+    route = upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("Paid from <IBAN_1>."))
+    app = create_app(settings, environ={"UPSTREAM_KEY": UPSTREAM_SECRET})
+    key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123"
+    prompt = f"Pay with 4111 1111 1111 1111 from DE89370400440532013000 using key {key}"
+    with (
+        serve_in_thread(app) as url,
+        openai.OpenAI(base_url=f"{url}/v1", api_key=CLIENT_KEY, max_retries=0) as sdk,
+    ):
+        answer = sdk.chat.completions.create(model="small", messages=[{"role": "user", "content": prompt}])
+
+    sent = json.loads(route.calls.last.request.content)["messages"][0]["content"]
+    assert sent == "Pay with ***************1111 from <IBAN_1> using key [API_KEY]"
+    assert answer.choices[0].message.content == "Paid from DE89370400440532013000."

@@ -1,0 +1,104 @@
+"""Recognizers for structured identifiers: a regular expression, then a validator.
+
+A candidate only counts when its validator accepts it (Luhn for card numbers, ISO 7064
+mod 97 for IBANs, the `ipaddress` module for IP addresses), which keeps false positives
+rare. Free text PII (names, addresses) needs the PII model, not these.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from gateway.findings import Findings, Span
+from gateway.policy.model import Stage
+
+__all__ = ["PATTERNS", "Pattern", "find_spans", "pattern_scan"]
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One recognizer: what it finds, how, and what a match must also satisfy."""
+
+    label: str
+    regex: re.Pattern[str]
+    validate: Callable[[str], bool] | None = None
+    score: float = 0.99
+
+
+def luhn(candidate: str) -> bool:
+    """The Luhn checksum of a 13 to 19 digit card number."""
+    digits = [int(c) for c in candidate if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        if position % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+_IBAN_LENGTHS = {
+    "AT": 20, "BE": 16, "CH": 21, "DE": 22, "DK": 18, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "IE": 22,
+    "IT": 27, "LU": 20, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "SE": 24,
+}  # fmt: skip
+
+
+def iban(candidate: str) -> bool:
+    """ISO 13616: the country's length and the mod-97 check digits."""
+    compact = candidate.replace(" ", "").upper()
+    expected = _IBAN_LENGTHS.get(compact[:2])
+    if expected is not None and len(compact) != expected:
+        return False
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(string.ascii_uppercase.index(c) + 10) if c.isalpha() else c for c in rearranged)
+    return int(number) % 97 == 1
+
+
+def ip(candidate: str) -> bool:
+    try:
+        address = ipaddress.ip_address(candidate)
+    except ValueError:
+        return False
+    return not address.is_unspecified
+
+
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern("email", re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")),
+    Pattern("payment_card", re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])"), luhn),
+    Pattern("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), iban),
+    Pattern("ip_address", re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"), ip),
+    Pattern("ip_address", re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"), ip),
+    Pattern(
+        "api_key",
+        re.compile(
+            r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}"
+            r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})\b"
+        ),
+    ),
+    Pattern("access_token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+)
+
+
+def find_spans(text: str, patterns: Sequence[Pattern] = PATTERNS) -> list[Span]:
+    """Every validated match in `text`, in order of position."""
+    spans = [
+        Span(pattern.label, match.start(), match.end(), pattern.score)
+        for pattern in patterns
+        for match in pattern.regex.finditer(text)
+        if pattern.validate is None or pattern.validate(match.group())
+    ]
+    return sorted(spans, key=lambda span: (span.start, -span.end))
+
+
+async def pattern_scan(texts: Sequence[tuple[str, str]], stage: Stage) -> list[Findings]:
+    """The recognizers as a pipeline scanner: PII spans only, no guard scores."""
+    return [Findings(role=role, pii=tuple(find_spans(text))) for role, text in texts]

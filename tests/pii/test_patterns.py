@@ -1,0 +1,40 @@
+"""Structured identifiers: each recognizer finds valid values and refuses look-alikes."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.pii import find_spans
+
+CASES = [
+    # (text, expected [(label, value)])
+    ("write to ana.lopez+news@example.co.uk today", [("email", "ana.lopez+news@example.co.uk")]),
+    ("not an email: ana@localhost", []),
+    ("card 4111 1111 1111 1111 exp 12/29", [("payment_card", "4111 1111 1111 1111")]),
+    ("card 4111-1111-1111-1111", [("payment_card", "4111-1111-1111-1111")]),
+    ("card 5500005555555559.", [("payment_card", "5500005555555559")]),
+    ("order 4111111111111112 (Luhn fails)", []),
+    ("phone +44 20 7946 0958", []),
+    ("IBAN GB82 WEST 1234 5698 7654 32 please", [("iban", "GB82 WEST 1234 5698 7654 32")]),
+    ("IBAN DE89370400440532013000", [("iban", "DE89370400440532013000")]),
+    ("IBAN DE89370400440532013001 (check digits fail)", []),
+    ("from 192.168.10.4 and 8.8.8.8", [("ip_address", "192.168.10.4"), ("ip_address", "8.8.8.8")]),
+    ("version 1.2.3.4.5 and 999.1.1.1", []),
+    ("host 2001:db8::8a2e:370:7334 replied", [("ip_address", "2001:db8::8a2e:370:7334")]),
+    ("time 12:30:45", []),
+    ("key sk-proj-abcdefghijklmnopqrstuvwxyz0123", [("api_key", "sk-proj-abcdefghijklmnopqrstuvwxyz0123")]),
+    ("aws AKIAIOSFODNN7EXAMPLE here", [("api_key", "AKIAIOSFODNN7EXAMPLE")]),
+    ("token ghp_" + "a" * 36, [("api_key", "ghp_" + "a" * 36)]),
+    (
+        "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.abcdefghijk",
+        [("access_token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.abcdefghijk")],
+    ),
+    ("a skeleton sk-short", []),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_recognizers(text: str, expected: list[tuple[str, str]]) -> None:
+    """Each row: a text and exactly the (label, value) pairs that must be found in it."""
+    found = [(span.label, text[span.start : span.end]) for span in find_spans(text)]
+    assert found == expected
