@@ -114,8 +114,10 @@ def _policy_test(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     directory, policies = loaded
+    from gateway.pii import find_spans
+
     try:
-        results = run_policy_tests(directory, policies)
+        results = run_policy_tests(directory, policies, find_spans)
     except ConfigError as exc:
         print(f"{exc.path}: " + "; ".join(exc.problems), file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,7 +15,9 @@ from gateway.policy.loader import TEST_SUFFIX, PolicySet
 from gateway.policy.model import Role, Stage, Threshold
 from gateway.yamlfile import ConfigError, load_yaml_model
 
-__all__ = ["CaseResult", "run_policy_tests"]
+__all__ = ["CaseResult", "FindSpans", "run_policy_tests"]
+
+FindSpans = Callable[[str], list[Span]]
 
 
 class _Strict(BaseModel):
@@ -30,14 +33,18 @@ class GuardSpec(_Strict):
 
 class MessageSpec(_Strict):
     role: Role = "user"
+    text: str | None = Field(default=None, description="scanned for PII by the gateway's recognizers")
     guard: GuardSpec | None = None
     pii: list[str] = Field(default_factory=list, description="labels found in this message")
 
-    def findings(self) -> Findings:
+    def findings(self, find: FindSpans | None) -> Findings:
         guard = None
         if self.guard is not None:
             guard = GuardScores(self.guard.unsafe, self.guard.harm, self.guard.attack, self.guard.refusal)
-        return Findings(role=self.role, guard=guard, pii=tuple(Span(label, 0, 0, 1.0) for label in self.pii))
+        spans = [Span(label, 0, 0, 1.0) for label in self.pii]
+        if self.text is not None and find is not None:
+            spans += find(self.text)
+        return Findings(role=self.role, guard=guard, pii=tuple(spans))
 
 
 class Expect(_Strict):
@@ -77,8 +84,11 @@ class CaseResult:
         return not self.problems
 
 
-def run_policy_tests(directory: Path, policies: PolicySet) -> list[CaseResult]:
-    """Run every case of every `*.test.yaml` in `directory`; bad test files raise ConfigError."""
+def run_policy_tests(directory: Path, policies: PolicySet, find: FindSpans | None = None) -> list[CaseResult]:
+    """Run every case of every `*.test.yaml` in `directory`; bad test files raise ConfigError.
+
+    `find` turns a message's `text` into PII spans; a case with text but no `find` is an error.
+    """
     results = []
     for path in sorted(directory.glob(f"*{TEST_SUFFIX}")):
         tests = load_yaml_model(path, TestFile)
@@ -87,13 +97,15 @@ def run_policy_tests(directory: Path, policies: PolicySet) -> list[CaseResult]:
             if name is not None and name not in policies.policies:
                 raise ConfigError(path, [f"case {case.name!r}: no policy named {name!r}"])
             policy = policies.policies[name] if name else policies.for_tenant(case.tenant)
+            if find is None and any(message.text is not None for message in case.messages):
+                raise ConfigError(path, [f"case {case.name!r}: 'text' needs a scanner to find PII"])
             subject = Subject(
                 stage=case.stage,
                 tenant=case.tenant,
                 key_id=case.key,
                 model=case.model,
                 tokens=case.tokens,
-                messages=tuple(message.findings() for message in case.messages),
+                messages=tuple(message.findings(find) for message in case.messages),
             )
             results.append(
                 CaseResult(str(path), case.name, tuple(_compare(decide(policy, subject), case.expect)))
