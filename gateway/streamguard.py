@@ -66,13 +66,10 @@ class StreamGuard:
         self._max_hold = max_hold if hold == "sentence" else 0
         self._tail = tail
         self._choices: dict[int, _Choice] = {}
+        self._legacy = exchange.endpoint == "completions"  # text completions carry `text`, not `delta`
         self._strongest: tuple[Decision, list[Findings]] | None = None
 
     async def run(self, chunks: AsyncIterator[Payload]) -> AsyncIterator[Payload]:
-        if self._exchange.endpoint != "chat.completions":
-            async for chunk in chunks:
-                yield chunk
-            return
         last: Payload | None = None
         try:
             async for chunk in chunks:
@@ -98,9 +95,9 @@ class StreamGuard:
             release, decision = await self._release(state, final=True)
             choice = {"index": index}
             if release:
-                out.append(_with_choice(template, choice, {"content": self._redactor.restore(release)}, None))
+                out.append(self._chunk(template, choice, release, {}, None))
             if decision is not None and decision.block is not None:
-                return [*out, _with_choice(template, choice, {}, "content_filter")]
+                return [*out, self._chunk(template, choice, "", {}, "content_filter")]
         return out
 
     async def _process(self, chunk: Payload) -> tuple[list[Payload], bool]:
@@ -112,7 +109,7 @@ class StreamGuard:
         for choice in choices:
             state = self._choices.setdefault(choice.get("index", 0), _Choice())
             delta = choice.get("delta") or {}
-            state.pending += delta.get("content") or ""
+            state.pending += (choice.get("text") if self._legacy else delta.get("content")) or ""
             for call in delta.get("tool_calls") or []:
                 _merge_tool_call(state.tool_calls, call)
             finished = choice.get("finish_reason") is not None
@@ -122,18 +119,30 @@ class StreamGuard:
                 if self._exchange.audit is not None:
                     self._exchange.audit.set_outcome("filtered")
                 if release:
-                    out.append(
-                        _with_choice(chunk, choice, {"content": self._redactor.restore(release)}, None)
-                    )
-                return [*out, _with_choice(chunk, choice, {}, "content_filter")], True
-            new_delta = {k: v for k, v in delta.items() if k not in ("content", "tool_calls")}
-            if release:
-                new_delta["content"] = self._redactor.restore(release)
+                    out.append(self._chunk(chunk, choice, release, {}, None))
+                return [*out, self._chunk(chunk, choice, "", {}, "content_filter")], True
+            extra = {k: v for k, v in delta.items() if k not in ("content", "tool_calls")}
             if finished and state.tool_calls:
-                new_delta["tool_calls"] = list(state.tool_calls.values())
-            if new_delta or finished:
-                out.append(_with_choice(chunk, choice, new_delta, choice.get("finish_reason")))
+                extra["tool_calls"] = list(state.tool_calls.values())
+            if release or extra or finished:
+                out.append(self._chunk(chunk, choice, release, extra, choice.get("finish_reason")))
         return out, False
+
+    def _chunk(
+        self, template: Payload, choice: Payload, text: str, extra: Payload, finish: str | None
+    ) -> Payload:
+        """A chunk like `template` whose only choice carries `text` (placeholders restored)."""
+        text = self._redactor.restore(text)
+        if self._legacy:
+            new_choice: Payload = {"index": choice.get("index", 0), "text": text, "logprobs": None}
+        else:
+            new_choice = {**copy.copy(choice), "delta": {**extra, "content": text} if text else extra}
+            new_choice.pop("text", None)
+        new_choice["finish_reason"] = finish
+        return {
+            **{key: value for key, value in template.items() if key != "choices"},
+            "choices": [new_choice],
+        }
 
     async def _release(self, state: _Choice, *, final: bool) -> tuple[str, Decision | None]:
         """Scan and release what can go now; the decision when a scan ran."""
@@ -246,10 +255,3 @@ def _merge_tool_call(calls: dict[int, Payload], delta: Payload) -> None:
     if function.get("name"):
         call["function"]["name"] = function["name"]
     call["function"]["arguments"] += function.get("arguments") or ""
-
-
-def _with_choice(chunk: Payload, choice: Payload, delta: Payload, finish: str | None) -> Payload:
-    out = {key: value for key, value in chunk.items() if key != "choices"}
-    new_choice = {**copy.copy(choice), "delta": delta, "finish_reason": finish}
-    out["choices"] = [new_choice]
-    return out

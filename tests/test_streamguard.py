@@ -228,3 +228,29 @@ def test_cut_stream_is_audited_as_filtered(
     (record,) = [json.loads(line) for line in audit_path.read_text().splitlines()]
     assert (record["stream"], record["outcome"], record["action"]) == (True, "filtered", "block")
     assert record["rules"] == ["cut-unsafe"]
+
+
+def test_legacy_completion_streams_are_guarded(sdk: openai.OpenAI, upstream: respx.MockRouter) -> None:
+    """Streamed text completions get the same treatment: the split email is masked."""
+
+    def event(text: str, finish: str | None = None) -> dict[str, object]:
+        choice = {"index": 0, "text": text, "finish_reason": finish, "logprobs": None}
+        return {
+            "id": "cmpl-1",
+            "object": "text_completion",
+            "created": 1,
+            "model": "small-model",
+            "choices": [choice],
+        }
+
+    text = "Mail bob@corp.io now. Thanks."
+    route = upstream.post(f"{SMALL_BASE}/completions")
+    for offset in (0, 8, 12, len(text)):
+        pieces = [p for p in (text[:offset], text[offset:]) if p]
+        route.respond(
+            text=sse([*(event(p) for p in pieces), event("", "stop")]),
+            headers={"content-type": "text/event-stream"},
+        )
+        stream = sdk.completions.create(model="small", prompt="hi", stream=True)
+        received = "".join(choice.text for part in stream for choice in part.choices)
+        assert received == "Mail [EMAIL] now. Thanks.", offset
