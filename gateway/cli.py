@@ -212,13 +212,12 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _iso_time(text: str) -> Any:
-    from datetime import UTC, datetime
+    from gateway.audit.review import parse_time
 
     try:
-        when = datetime.fromisoformat(text)
+        return parse_time(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _add_audit_commands(commands: Any) -> None:

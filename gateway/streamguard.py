@@ -25,7 +25,7 @@ from typing import Any
 from gateway.errors import GatewayError
 from gateway.findings import Findings
 from gateway.hooks import Exchange
-from gateway.policy.engine import Decision
+from gateway.policy.engine import ACTION_RANK, Decision
 from gateway.redaction import Redactor
 
 __all__ = ["StreamGuard"]
@@ -217,8 +217,8 @@ class StreamGuard:
 
     def _note(self, decision: Decision, findings: list[Findings] | None = None) -> None:
         """Keep the strongest decision of the stream for the audit record."""
-        rank = {"allow": 0, "route": 1, "redact": 2, "block": 3}
-        if self._strongest is None or rank[decision.action] > rank[self._strongest[0].action]:
+        strongest = self._strongest
+        if strongest is None or ACTION_RANK[decision.action] > ACTION_RANK[strongest[0].action]:
             self._strongest = (decision, findings or [])
 
     def _record(self) -> None:

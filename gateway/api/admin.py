@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import SecretStr
 
-from gateway.audit.review import RecordFilter, read_records, summarize
+from gateway.audit.review import RecordFilter, parse_time, read_records, summarize
 from gateway.errors import AuthenticationFailed, GatewayError, InvalidRequest
 from gateway.settings import Settings
 
@@ -80,7 +80,6 @@ def _time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(text)
+        return parse_time(text)
     except ValueError as exc:
         raise InvalidRequest(f"not an ISO 8601 time: {text!r}", param="since/until") from exc
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.findings import Findings
-from gateway.policy.engine import Decision
+from gateway.policy.engine import ACTION_RANK, Decision
 
 __all__ = ["AuditEntry"]
 
-_ACTION_RANK = {"allow": 0, "route": 1, "redact": 2, "block": 3}
 _SCORE_FLOOR = 0.5  # categories and strategies below this are left out of the record
 
 
@@ -79,7 +78,7 @@ class AuditEntry:
 
     def record(self, status: int) -> dict[str, Any]:
         """The audit record as written, before chaining."""
-        action = max((d["action"] for d in self.decisions), key=_ACTION_RANK.__getitem__, default=None)
+        action = max((d["action"] for d in self.decisions), key=ACTION_RANK.__getitem__, default=None)
         return {
             "time": self.time,
             "request_id": self.request_id,

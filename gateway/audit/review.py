@@ -8,14 +8,14 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.audit.chain import ChainHead, Problem, verify_lines
 from gateway.audit.sinks import audit_files
 
-__all__ = ["RecordFilter", "export_csv", "read_records", "summarize", "verify"]
+__all__ = ["RecordFilter", "export_csv", "parse_time", "read_records", "summarize", "verify"]
 
 CSV_COLUMNS = (
     "time",
@@ -37,6 +37,12 @@ CSV_COLUMNS = (
     "latency_total_ms",
     "seq",
 )
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time for filters; without a zone it is UTC. Raises ValueError."""
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:

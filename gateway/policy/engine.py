@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from gateway.findings import Findings
 from gateway.policy.model import ANY, BlockSpec, Condition, LabelCondition, Operator, Rule, Stage
 
-__all__ = ["CompiledPolicy", "Decision", "Redaction", "RuleMatch", "Subject", "decide"]
+__all__ = ["ACTION_RANK", "CompiledPolicy", "Decision", "Redaction", "RuleMatch", "Subject", "decide"]
+
+
+# Actions from weakest to strongest, the order `Decision.action` picks by.
+ACTION_RANK = {"allow": 0, "route": 1, "redact": 2, "block": 3}
 
 
 @dataclass(frozen=True, slots=True)
