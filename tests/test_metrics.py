@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import CLIENT_KEY, SMALL_BASE, UPSTREAM_SECRET, chat_body
+from tests.edits import replace_file
 from tests.server import serve_in_thread
 from tests.test_pipeline import POLICY, marker_scan
 
@@ -110,9 +111,9 @@ def test_request_decision_and_finding_metrics(gateway: tuple[str, Path], upstrea
 def test_policy_reload_metrics(gateway: tuple[str, Path]) -> None:
     """Applied and rejected reloads are counted."""
     url, policies = gateway
-    (policies / "default.yaml").write_text("rules: []\n")
+    replace_file(policies / "default.yaml", "rules: []\n")
     time.sleep(0.3)
-    (policies / "default.yaml").write_text("rules: [oops\n")
+    replace_file(policies / "default.yaml", "rules: [oops\n")
     time.sleep(0.3)
     samples = _samples(url)
     assert samples[("shieldgate_policy_reloads_total", (("result", "applied"),))] == 1

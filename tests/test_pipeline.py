@@ -29,6 +29,7 @@ from tests.conftest import (
     chat_body,
     upstream_calls,
 )
+from tests.edits import replace_file
 from tests.server import serve_in_thread
 
 POLICY = """
@@ -187,7 +188,7 @@ def test_reload_under_traffic_fails_no_request(
     everything_to_small = "rules:\n  - {id: all-small, action: route, route: {model: small}}\n"
     for text in ("rules: [broken\n", everything_to_small, "rules:\n  - {id: x, action: explode}\n", POLICY):
         time.sleep(0.3)
-        (policy_dir / "default.yaml").write_text(text)
+        replace_file(policy_dir / "default.yaml", text)
         if text == everything_to_small:
             time.sleep(0.3)
             before = large.call_count
