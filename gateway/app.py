@@ -15,7 +15,14 @@ from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 
 from gateway import __version__
-from gateway.api import admin_router, health_router, inference_router, metrics_router, models_router
+from gateway.api import (
+    admin_router,
+    health_router,
+    inference_router,
+    metrics_router,
+    models_router,
+    moderations_router,
+)
 from gateway.audit import AuditLog, AuditTrail, FileSink, Sink, StdoutSink
 from gateway.auth import KeyStore
 from gateway.bodylimit import BodyLimit
@@ -29,18 +36,28 @@ from gateway.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
+from gateway.guard import Guard, bundled_guard_dir, load_guard
 from gateway.hooks import PassThrough, ScanHooks
 from gateway.metrics import GatewayMetrics
-from gateway.pii import pattern_scan
+from gateway.pii.model import bundled_pii_dir, load_pii_model
+from gateway.pii.service import PiiFinder
 from gateway.pipeline import PolicyHooks, Scan
 from gateway.policy import PolicyStore, default_policy_dir
 from gateway.ratelimit import RateLimiter
 from gateway.requestlog import RequestLog
+from gateway.scanners import Scanners, model_labels
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.upstream import Upstream
 
-__all__ = ["build_audit_log", "build_services", "build_verdict_cache", "create_app"]
+__all__ = [
+    "build_audit_log",
+    "build_guard",
+    "build_pii",
+    "build_services",
+    "build_verdict_cache",
+    "create_app",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -51,17 +68,21 @@ def build_services(
     registry: CollectorRegistry,
     *,
     hooks: ScanHooks | None = None,
-    scan: Scan = pattern_scan,
+    scan: Scan | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Services:
     """Wire the gateway's services from the settings and a loaded configuration.
 
-    Without `hooks`, the tenant policies of `settings.policy_dir` decide on what `scan` finds.
+    Without `hooks`, the tenant policies of `settings.policy_dir` decide on what `scan` finds;
+    without `scan`, on what the PII recognizers and the guard (when enabled) find.
     """
     keys = KeyStore(config.keys, required=config.auth.required)
     if not keys.required:
         log.warning("auth.disabled", reason="auth.required is false: every caller is served")
     metrics = GatewayMetrics(registry, aliases=list(config.models))
+    verdicts = build_verdict_cache(settings, registry)
+    guard = build_guard(settings, verdicts)
+    pii = build_pii(settings, verdicts) if hooks is None and scan is None and settings.guardrails else None
     policies = None
     if hooks is None and not settings.guardrails:
         log.warning("guardrails.disabled", reason="SHIELDGATE_GUARDRAILS is false: a plain proxy")
@@ -75,7 +96,7 @@ def build_services(
         key = settings.redaction_hash_key
         hooks = PolicyHooks(
             policies,
-            scan,
+            scan or _scanners(guard, pii, policies),
             hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32),
             stream_hold=settings.stream_hold,
             stream_tail=settings.stream_tail_chars,
@@ -85,7 +106,8 @@ def build_services(
         keys=keys,
         upstream=Upstream(config, environ),
         hooks=hooks,
-        verdicts=build_verdict_cache(settings, registry),
+        verdicts=verdicts,
+        guard=guard,
         registry=registry,
         metrics=metrics,
         limiter=RateLimiter(
@@ -94,6 +116,38 @@ def build_services(
         ),
         policies=policies,
     )
+
+
+def build_guard(settings: Settings, verdicts: VerdictCache | None) -> Guard | None:
+    """The safety guard on the configured model (loaded once per process), or None when disabled."""
+    if not settings.guard:
+        log.warning("guard.disabled", reason="SHIELDGATE_GUARD is false: no safety scores")
+        return None
+    model = load_guard(settings.guard_model or bundled_guard_dir(), settings.scanner_threads)
+    log.info("guard.loaded", model=str(model.directory), version=model.version)
+    return Guard(model, verdicts, max_batch=settings.scanner_max_batch)
+
+
+def build_pii(settings: Settings, verdicts: VerdictCache | None) -> PiiFinder | None:
+    """The PII model (loaded once per process), or None when only the recognizers should run."""
+    if not settings.pii:
+        log.info("pii_model.off", reason="SHIELDGATE_PII is false: the recognizers alone find PII")
+        return None
+    model = load_pii_model(settings.pii_model or bundled_pii_dir(), settings.scanner_threads)
+    log.info("pii_model.loaded", model=str(model.directory), version=model.version)
+    return PiiFinder(model, verdicts, max_batch=settings.scanner_max_batch)
+
+
+def _scanners(guard: Guard | None, pii: PiiFinder | None, policies: PolicyStore) -> Scanners:
+    """The default scanner: asks the PII model for what the current policies name."""
+    descriptions = pii.model.descriptions if pii is not None else {}
+
+    def labels() -> dict[str, str]:
+        current = policies.current
+        custom = {k: v for labels in current.custom_labels.values() for k, v in labels.items()}
+        return model_labels(current.pii_labels(), custom, descriptions)
+
+    return Scanners(guard, pii, labels)
 
 
 def build_audit_log(settings: Settings, registry: CollectorRegistry) -> AuditLog:
@@ -126,7 +180,7 @@ def create_app(
     settings: Settings,
     *,
     hooks: ScanHooks | None = None,
-    scan: Scan = pattern_scan,
+    scan: Scan | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> FastAPI:
     """The gateway as an ASGI app; configuration is loaded when the app starts."""
@@ -163,6 +217,7 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(models_router)
     app.include_router(inference_router)
+    app.include_router(moderations_router)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

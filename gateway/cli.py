@@ -256,6 +256,44 @@ def _add_audit_commands(commands: Any) -> None:
     verify.set_defaults(handler=_audit_verify)
 
 
+def _scan(args: argparse.Namespace) -> int:
+    from gateway.batchscan import ScanInputError, scan_file
+    from gateway.guard import bundled_guard_dir, load_guard
+    from gateway.pii.model import bundled_pii_dir, load_pii_model
+    from gateway.scanners import model_labels
+
+    if not args.input.is_file():
+        print(f"shieldgate: no such input file: {args.input}", file=sys.stderr)
+        return 2
+    guard = None if args.no_guard else load_guard(args.guard_model or bundled_guard_dir())
+    pii = None if args.no_pii_model else load_pii_model(args.pii_model or bundled_pii_dir())
+    labels: dict[str, str] = {}
+    if pii is not None:
+        named = [label for label in (args.labels or "").split(",") if label]
+        custom = dict(label.split(":", 1) for label in named if ":" in label)
+        plain = [label for label in named if ":" not in label]
+        unknown = sorted(set(plain) - set(pii.descriptions))
+        if unknown:
+            print(
+                f"shieldgate: unknown PII labels: {', '.join(unknown)} (give your own as name:words)",
+                file=sys.stderr,
+            )
+            return 2
+        described = {label: pii.descriptions[label] for label in plain} | custom
+        labels = described if named else model_labels(set(), {}, pii.descriptions)
+    partial = args.output.with_name(args.output.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as out:
+            written = scan_file(args.input, out, guard, pii, labels)
+    except ScanInputError as exc:
+        partial.unlink(missing_ok=True)
+        print(f"shieldgate: {exc}", file=sys.stderr)
+        return 2
+    partial.replace(args.output)  # a finished file, or none: never a half-written one
+    print(f"wrote {written} lines to {args.output}", file=sys.stderr)
+    return 0
+
+
 def _bench_stream(args: argparse.Namespace) -> int:
     from gateway.bench.stream import run
 
@@ -284,6 +322,39 @@ def _bench_overhead(args: argparse.Namespace) -> int:
         print("shieldgate: levels must be 1-256 and --requests 1-10000", file=sys.stderr)
         return 2
     run(levels, args.requests, litellm=not args.no_litellm, output=args.output)
+    return 0
+
+
+def _bench_guard(args: argparse.Namespace) -> int:
+    from gateway.bench.guard import run
+
+    try:
+        levels = [int(level) for level in args.levels.split(",")]
+    except ValueError:
+        print("shieldgate: --levels takes numbers separated by commas, such as 1,8,32", file=sys.stderr)
+        return 2
+    if not all(1 <= level <= 256 for level in levels) or not 1 <= args.runs <= 10_000:
+        print("shieldgate: levels must be 1-256 and --runs 1-10000", file=sys.stderr)
+        return 2
+    if not 3 <= args.tokens <= 512:
+        print("shieldgate: --tokens must be between 3 and 512", file=sys.stderr)
+        return 2
+    run(args.tokens, args.runs, levels, args.output)
+    return 0
+
+
+def _bench_pii(args: argparse.Namespace) -> int:
+    from gateway.bench.pii import run
+
+    try:
+        lengths = [int(tokens) for tokens in args.tokens.split(",")]
+    except ValueError:
+        print("shieldgate: --tokens takes numbers separated by commas, such as 128,512", file=sys.stderr)
+        return 2
+    if not all(8 <= tokens <= 4096 for tokens in lengths) or not 1 <= args.runs <= 10_000:
+        print("shieldgate: --tokens must be 8-4096 and --runs 1-10000", file=sys.stderr)
+        return 2
+    run(lengths, args.runs, args.output)
     return 0
 
 
@@ -332,6 +403,20 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_audit_commands(commands)
 
+    scan = commands.add_parser("scan", help="guard verdicts, PII spans and redacted text for a JSONL file")
+    scan.add_argument("--input", type=Path, required=True, help='JSONL, one {"text": ...} per line')
+    scan.add_argument("--output", type=Path, required=True, help="JSONL with guard, pii and redacted added")
+    scan.add_argument("--no-guard", action="store_true", help="PII only, without the guard model")
+    scan.add_argument("--guard-model", type=Path, help="guard model directory (default: the bundled one)")
+    scan.add_argument("--no-pii-model", action="store_true", help="PII from the recognizers only")
+    scan.add_argument("--pii-model", type=Path, help="PII model directory (default: the bundled one)")
+    scan.add_argument(
+        "--labels",
+        help="PII labels for the model, comma separated; your own as name:description "
+        "(default: person, phone_number, address and the other default labels)",
+    )
+    scan.set_defaults(handler=_scan)
+
     bench = commands.add_parser("bench", help="benchmarks on loopback").add_subparsers(
         dest="bench_command", required=True
     )
@@ -350,6 +435,17 @@ def _parser() -> argparse.ArgumentParser:
     overhead.add_argument("--no-litellm", action="store_true", help="skip LiteLLM's proxy (no install)")
     overhead.add_argument("--output", type=Path, help="write the figures as JSON")
     overhead.set_defaults(handler=_bench_overhead)
+    guard = bench.add_parser("guard", help="latency and throughput of the guard model alone")
+    guard.add_argument("--tokens", type=int, default=128, help="prompt length in tokens (default 128)")
+    guard.add_argument("--runs", type=int, default=200, help="scored prompts per measurement")
+    guard.add_argument("--levels", default="1,8,32", help="concurrent callers (default 1,8,32)")
+    guard.add_argument("--output", type=Path, help="write the figures as JSON")
+    guard.set_defaults(handler=_bench_guard)
+    pii = bench.add_parser("pii", help="latency of the PII model alone")
+    pii.add_argument("--tokens", default="128,512", help="text lengths in tokens (default 128,512)")
+    pii.add_argument("--runs", type=int, default=100, help="texts per measurement")
+    pii.add_argument("--output", type=Path, help="write the figures as JSON")
+    pii.set_defaults(handler=_bench_pii)
     return parser
 
 

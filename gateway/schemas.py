@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.errors import InvalidRequest
 
-__all__ = ["ChatCompletionRequest", "CompletionRequest", "EmbeddingRequest", "parse_body"]
+__all__ = [
+    "ChatCompletionRequest",
+    "CompletionRequest",
+    "EmbeddingRequest",
+    "ModerationRequest",
+    "parse_body",
+]
 
 Payload = dict[str, Any]
 
@@ -98,7 +104,23 @@ class EmbeddingRequest(_OpenAIRequest):
     user: str | None = None
 
 
-def parse_body(raw: bytes, schema: type[_OpenAIRequest]) -> Payload:
+class ModerationTextInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["text"]
+    text: str
+
+
+class ModerationRequest(BaseModel):
+    """`POST /v1/moderations`: text only (image inputs are refused with a clear message)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: str | list[str] | list[ModerationTextInput]
+    model: str | None = None
+
+
+def parse_body(raw: bytes, schema: type[BaseModel]) -> Payload:
     """Decode and check a JSON body; returns it as sent, or raises `InvalidRequest`."""
     try:
         body = json.loads(raw)

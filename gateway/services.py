@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 from gateway.auth import KeyStore
 from gateway.cache import VerdictCache
 from gateway.config import GatewayConfig
+from gateway.guard import Guard
 from gateway.hooks import ScanHooks
 from gateway.metrics import GatewayMetrics
 from gateway.policy import PolicyStore
@@ -31,6 +32,7 @@ class Services:
     metrics: GatewayMetrics
     limiter: RateLimiter
     policies: PolicyStore | None  # None when the caller supplied its own hooks
+    guard: Guard | None = None  # None when SHIELDGATE_GUARD is false
 
     async def aclose(self) -> None:
         """Release connections held by the services."""

@@ -59,3 +59,19 @@ class Settings(BaseSettings):
     )
     stream_tail_chars: int = Field(default=32, ge=8, le=1024, description="Held-back tail in 'tail' mode.")
     guardrails: bool = Field(default=True, description="False: no scanning or policies, a plain proxy.")
+    guard: bool = Field(default=True, description="Load the safety guard model; False: no safety scores.")
+    guard_model: Path | None = Field(
+        default=None,
+        description="Guard model directory (guard.onnx, tokenizer.json, guard.json); None: bundled.",
+    )
+    pii: bool = Field(
+        default=False,
+        description="Also run the PII model (a preview: see its model card); False: the recognizers alone.",
+    )
+    pii_model: Path | None = Field(
+        default=None, description="PII model directory (pii.onnx, tokenizer.json, pii.json); None: bundled."
+    )
+    scanner_threads: int = Field(
+        default=0, ge=0, description="onnxruntime threads per model; 0: one per core."
+    )
+    scanner_max_batch: int = Field(default=16, ge=1, description="Most texts scored in one model call.")

@@ -236,7 +236,33 @@ def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
         check=True,
     )
     targets = json.loads(output.read_text())["targets"]
-    assert set(targets) == {"direct", "shieldgate (policies, no scanners)", "shieldgate (scanning off)"}
+    assert set(targets) == {
+        "direct",
+        "shieldgate (guard+pii, cache cold)",
+        "shieldgate (guard+pii, cache warm)",
+        "shieldgate (scanning off)",
+    }
     for cases in targets.values():
         assert set(cases) == {"json@1", "json@2", "stream@1", "stream@2"}
         assert all(case["failed"] == 0 for case in cases.values())
+
+
+def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
+    """`shieldgate bench guard` and `bench pii` time the models alone."""
+    for command, extra in (("guard", ["--levels", "1,4"]), ("pii", ["--tokens", "64"])):
+        output = tmp_path / f"{command}.json"
+        result = subprocess.run(
+            [*SHIELDGATE, "bench", command, "--runs", "5", *extra, "--output", str(output)],
+            env=env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        figures = json.loads(output.read_text())
+        assert "p50_ms" in result.stdout
+        if command == "guard":
+            assert figures["batch1_one_thread"]["p50_ms"] > 0
+            assert [row["concurrency"] for row in figures["concurrent"]] == [1, 4]
+        else:
+            assert figures["64_tokens_one_thread"]["p99_ms"] >= figures["64_tokens_one_thread"]["p50_ms"]

@@ -122,14 +122,23 @@ class _Usage:
 
 
 async def _load(
-    url: str, concurrency: int, requests: int, stream: bool, key: str
+    url: str, concurrency: int, requests: int, stream: bool, key: str, distinct: bool = False
 ) -> tuple[list[float], float, int]:
-    """Latencies (ms) of `requests` calls made `concurrency` at a time; wall seconds; failures."""
-    body = {
-        "model": "small",
-        "stream": stream,
-        "messages": [{"role": "user", "content": "What is the capital of France?"}],
-    }
+    """Latencies (ms) of `requests` calls made `concurrency` at a time; wall seconds; failures.
+
+    With `distinct`, every prompt is new (the guard's verdict cache never has it); otherwise
+    every request asks the same question.
+    """
+    salt = secrets.token_hex(4)
+
+    def body(i: int) -> dict[str, Any]:
+        question = (
+            f"What is the capital of France? (request {salt}-{i})"
+            if distinct
+            else "What is the capital of France?"
+        )
+        return {"model": "small", "stream": stream, "messages": [{"role": "user", "content": question}]}
+
     latencies: list[float] = []
     failures = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -139,11 +148,11 @@ async def _load(
     async def worker(client: httpx.AsyncClient) -> None:
         nonlocal failures
         while not queue.empty():
-            queue.get_nowait()
+            i = queue.get_nowait()
             started = time.perf_counter()
             try:
                 response = await client.post(
-                    f"{url}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+                    f"{url}/chat/completions", json=body(i), headers={"Authorization": f"Bearer {key}"}
                 )
                 ok = response.status_code == 200 and (not stream or response.text.rstrip().endswith("[DONE]"))
             except httpx.HTTPError:
@@ -167,14 +176,14 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _measure(
-    url: str, pid: int | None, levels: list[int], requests: int, key: str = "sk-bench"
+    url: str, pid: int | None, levels: list[int], requests: int, key: str = "sk-bench", distinct: bool = False
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for stream in (False, True):
-        asyncio.run(_load(url, 4, 20, stream, key))  # warm up connections and caches
+        asyncio.run(_load(url, 4, 20, stream, key, distinct))  # warm up connections and caches
         for concurrency in levels:
             usage = _Usage(pid)
-            latencies, wall, failures = asyncio.run(_load(url, concurrency, requests, stream, key))
+            latencies, wall, failures = asyncio.run(_load(url, concurrency, requests, stream, key, distinct))
             results[f"{'stream' if stream else 'json'}@{concurrency}"] = {
                 "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
                 "p95_ms": round(_percentile(latencies, 0.95), 2),
@@ -195,12 +204,13 @@ def run(levels: list[int], requests: int, litellm: bool, output: Path | None) ->
         upstream_process("The capital of France is Paris.", 0.0) as upstream,
     ):
         targets["direct"] = _measure(upstream, None, levels, requests)
-        for name, guardrails in (
-            ("shieldgate (policies, no scanners)", "true"),
-            ("shieldgate (scanning off)", "false"),
+        for name, guardrails, distinct in (
+            ("shieldgate (guard+pii, cache cold)", "true", True),
+            ("shieldgate (guard+pii, cache warm)", "true", False),
+            ("shieldgate (scanning off)", "false", False),
         ):
             with gateway_process(upstream, Path(workdir), guardrails=guardrails) as (gateway, pid):
-                targets[name] = _measure(gateway, pid, levels, requests)
+                targets[name] = _measure(gateway, pid, levels, requests, distinct=distinct)
         if litellm:
             with _litellm_proxy(upstream, Path(workdir)) as (proxy, pid):
                 targets["litellm proxy"] = _measure(proxy, pid, levels, requests, LITELLM_KEY)

@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from gateway.policy.engine import CompiledPolicy
-from gateway.policy.model import PolicyFile, Rule
+from gateway.policy.model import ANY, PolicyFile, Rule
 from gateway.yamlfile import ConfigError, parse_yaml_model
 
 __all__ = [
@@ -53,6 +53,18 @@ class PolicySet:
     def for_tenant(self, tenant: str) -> CompiledPolicy:
         """The tenant's own policy, or the default one."""
         return self.policies[self.tenants.get(tenant, DEFAULT_POLICY)]
+
+    def pii_labels(self) -> set[str]:
+        """Every PII label a rule of any policy names (conditions and redaction settings)."""
+        named: set[str] = set()
+        for policy in self.policies.values():
+            for rule in policy.rules:
+                named.update(rule.when.pii or ())
+                if rule.redact is not None:
+                    named.update(rule.redact.labels or ())
+                    named.update(rule.redact.operators)
+        named.discard(ANY)
+        return named
 
     @property
     def versions(self) -> dict[str, str]:

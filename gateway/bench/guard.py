@@ -1,0 +1,126 @@
+"""Latency and throughput of the guard alone, in process, with no HTTP around it.
+
+Batch 1 on one onnxruntime thread (one CPU core) and on the default thread count, then
+concurrent callers through the micro-batcher the gateway uses, for a prompt of `tokens` tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.guard import Guard, GuardInput, GuardModel, bundled_guard_dir
+
+__all__ = ["percentiles", "prompt_of", "run"]
+
+WORDS = [
+    "please",
+    "summarise",
+    "the",
+    "quarterly",
+    "report",
+    "for",
+    "the",
+    "board",
+    "and",
+    "list",
+    "every",
+    "risk",
+    "the",
+    "finance",
+    "team",
+    "raised",
+    "about",
+    "supplier",
+    "contracts",
+    "currency",
+    "exposure",
+    "hiring",
+    "plans",
+    "and",
+    "the",
+    "new",
+    "office",
+    "lease",
+]
+
+
+def prompt_of(model: GuardModel, tokens: int, salt: int = 0) -> str:
+    """A prompt of exactly `tokens` tokens with [CLS] and [SEP], different for each `salt`."""
+    words = [str(salt), *WORDS]
+    text = ""
+    i = 0
+    while model.count_tokens(text) < tokens:
+        text = f"{text} {words[i % len(words)]}".strip()
+        i += 1
+    return text
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    return {
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2),
+    }
+
+
+def _batch_one(model: GuardModel, text: str, runs: int) -> dict[str, float]:
+    for _ in range(10):
+        model.score([GuardInput(text)])
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        model.score([GuardInput(text)])
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples)
+
+
+async def _concurrent(guard: Guard, texts: list[str], level: int) -> dict[str, Any]:
+    queue = list(texts)
+    samples: list[float] = []
+
+    async def caller() -> None:
+        while queue:
+            text = queue.pop()
+            started = time.perf_counter()
+            await guard.score(GuardInput(text))
+            samples.append((time.perf_counter() - started) * 1000)
+
+    batches_before = guard.batches
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(level)))
+    elapsed = time.perf_counter() - started
+    return {
+        "concurrency": level,
+        **percentiles(samples),
+        "texts_per_second": round(len(samples) / elapsed, 1),
+        "mean_batch": round(len(samples) / max(guard.batches - batches_before, 1), 1),
+    }
+
+
+def run(
+    tokens: int, runs: int, levels: list[int], output: Path | None, model_dir: Path | None = None
+) -> dict[str, Any]:
+    directory = model_dir or bundled_guard_dir()
+    single = GuardModel(directory, threads=1)
+    text = prompt_of(single, tokens)
+    results: dict[str, Any] = {"tokens": tokens, "runs": runs}
+    results["batch1_one_thread"] = _batch_one(single, text, runs)
+    print(f"batch 1, 1 thread, {tokens} tokens: {results['batch1_one_thread']}", flush=True)
+    model = GuardModel(directory)
+    results["batch1_all_threads"] = _batch_one(model, text, runs)
+    print(f"batch 1, all threads, {tokens} tokens: {results['batch1_all_threads']}", flush=True)
+    guard = Guard(model)
+    results["concurrent"] = []
+    for level in levels:
+        texts = [prompt_of(model, tokens, salt) for salt in range(runs)]
+        row = asyncio.run(_concurrent(guard, texts, level))
+        results["concurrent"].append(row)
+        print(f"concurrency {level}: {row}", flush=True)
+    if output is not None:
+        output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return results

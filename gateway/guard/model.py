@@ -1,0 +1,144 @@
+"""The safety guard: one int8 ONNX encoder that scores a prompt, or a response to a prompt.
+
+One forward pass gives every head: unsafe, the harm categories, the attack strategies and
+refusal. Texts longer than one window are cut into overlapping windows that are all scored
+(nothing after the first 512 tokens goes unread); a text's score is the maximum over its
+windows, so one harmful paragraph in a long document is enough to flag it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from gateway.findings import GuardScores
+from gateway.guard.labels import OUTPUTS, head_slices
+from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
+
+__all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "load_guard"]
+
+WINDOW = 256  # text tokens per window: the length the model was trained near
+STRIDE = 192  # windows overlap by WINDOW - STRIDE tokens, so no sentence is only ever seen cut
+CONTEXT = 96  # tokens of the prompt kept (its end) when a response is scored
+
+
+@dataclass(frozen=True, slots=True)
+class GuardInput:
+    """A text to judge; `prompt` is set when the text is a response to that prompt."""
+
+    text: str
+    prompt: str | None = None
+
+    @property
+    def is_response(self) -> bool:
+        return self.prompt is not None
+
+
+def bundled_guard_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "models" / "guard"
+
+
+class GuardModel:
+    """Tokenizer and one InferenceSession, created once; `score` is thread-safe."""
+
+    def __init__(self, directory: Path, *, threads: int = 0) -> None:
+        meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
+        if tuple(meta["outputs"]) != OUTPUTS:
+            raise ValueError(f"{directory}/guard.json: outputs do not match this gateway's taxonomy")
+        self.directory = directory
+        self.thresholds: dict[str, float] = meta["thresholds"]
+        self.version: str = meta.get("version", "unversioned")
+        self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self._cls = self._token_id("[CLS]")
+        self._sep = self._token_id("[SEP]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            str(directory / "guard.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self._slices = head_slices()
+
+    def _token_id(self, token: str) -> int:
+        found = self._tokenizer.token_to_id(token)
+        if found is None:
+            raise ValueError(f"{self.directory}/tokenizer.json has no {token} token")
+        return found
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` as a prompt, [CLS] and [SEP] included."""
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids) + 2
+
+    def score(self, items: Sequence[GuardInput]) -> list[GuardScores]:
+        """Scores for each item, in order: one batched forward pass over all their windows."""
+        if not items:
+            return []
+        rows: list[tuple[list[int], list[int]]] = []  # (input ids, token types) per window
+        owner: list[int] = []
+        texts = self._tokenizer.encode_batch_fast([item.text for item in items], add_special_tokens=False)
+        for index, (item, encoding) in enumerate(zip(items, texts, strict=True)):
+            context: list[int] = []
+            if item.prompt:
+                context = self._tokenizer.encode(item.prompt, add_special_tokens=False).ids[-CONTEXT:]
+            for window in _windows(encoding.ids):
+                if item.is_response:
+                    ids = [self._cls, *context, self._sep, *window, self._sep]
+                    types = [0] * (len(context) + 2) + [1] * (len(window) + 1)
+                else:
+                    ids = [self._cls, *window, self._sep]
+                    types = [0] * len(ids)
+                rows.append((ids, types))
+                owner.append(index)
+        probabilities = self._run(rows)
+        merged = np.zeros((len(items), len(OUTPUTS)), dtype=np.float32)
+        np.maximum.at(merged, np.array(owner), probabilities)
+        return [self._scores(row, item.is_response) for row, item in zip(merged, items, strict=True)]
+
+    def _run(self, rows: list[tuple[list[int], list[int]]]) -> np.ndarray:
+        width = max(len(ids) for ids, _ in rows)
+        input_ids = np.zeros((len(rows), width), dtype=np.int64)
+        token_types = np.zeros((len(rows), width), dtype=np.int64)
+        attention = np.zeros((len(rows), width), dtype=np.int64)
+        for i, (ids, types) in enumerate(rows):
+            input_ids[i, : len(ids)] = ids
+            token_types[i, : len(ids)] = types
+            attention[i, : len(ids)] = 1
+        (logits,) = self._session.run(
+            ["logits"], {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": token_types}
+        )
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float32)))
+        return probabilities
+
+    def _scores(self, row: np.ndarray, is_response: bool) -> GuardScores:
+        harm = row[self._slices["harm"]]
+        attack = row[self._slices["attack"]]
+        return GuardScores(
+            unsafe=round(float(row[0]), 4),
+            harm={name: round(float(p), 4) for name, p in zip(HARM_CATEGORIES, harm, strict=True)},
+            attack={name: round(float(p), 4) for name, p in zip(ATTACK_STRATEGIES, attack, strict=True)},
+            refusal=round(float(row[-1]), 4) if is_response else None,
+        )
+
+
+def _windows(ids: list[int]) -> list[list[int]]:
+    """Overlapping windows covering every token; one (possibly empty) window for short texts."""
+    if len(ids) <= WINDOW:
+        return [ids]
+    starts = [*list(range(0, len(ids) - WINDOW, STRIDE)), len(ids) - WINDOW]
+    return [ids[start : start + WINDOW] for start in starts]
+
+
+@cache
+def load_guard(directory: Path, threads: int = 0) -> GuardModel:
+    """One model per directory and thread setting for the whole process."""
+    return GuardModel(directory, threads=threads)

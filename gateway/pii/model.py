@@ -1,0 +1,205 @@
+"""The PII span model: label-conditioned, so the labels to find are an input.
+
+The encoder reads the wanted labels, described in words, followed by the text:
+
+    [CLS] email address [SEP] person name [SEP] ... [SEP] text tokens [SEP]
+
+Each label is represented by the mean of its description's token vectors, each text token by
+its own vector, and two dot products score every (token, label) pair: does a span of this
+label begin here, and is this token inside one. A label the model was never trained on is
+found the same way, from its description. Long texts are read in overlapping windows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Encoding, Tokenizer
+
+from gateway.findings import Span
+
+__all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows"]
+
+MAX_TOKENS = 320  # labels + one window of text
+WINDOW = 192  # text tokens per window
+STRIDE = 160
+SPLIT = 0.9  # begin probability that splits a running span in two
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One model input: label descriptions, then a slice of the text's tokens."""
+
+    ids: list[int]
+    types: list[int]
+    label_mask: np.ndarray  # (labels, len(ids)): which positions describe each label
+    text_start: int  # position of the first text token in `ids`
+    offsets: list[tuple[int, int]]  # character offsets of the window's text tokens
+
+
+def bundled_pii_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "models" / "pii"
+
+
+def text_windows(encoding: Encoding, window: int = WINDOW, stride: int = STRIDE) -> list[tuple[int, int]]:
+    """Token ranges covering the whole text, overlapping by `window - stride`."""
+    n = len(encoding.ids)
+    if n <= window:
+        return [(0, n)]
+    starts = [*range(0, n - window, stride), n - window]
+    return [(start, start + window) for start in starts]
+
+
+def encode_window(
+    label_ids: Sequence[Sequence[int]], text: Encoding, token_range: tuple[int, int], cls: int, sep: int
+) -> Window:
+    ids, types = [cls], [0]
+    mask = np.zeros((len(label_ids), 0), dtype=np.float32)
+    spans: list[tuple[int, int]] = []
+    for description in label_ids:
+        spans.append((len(ids), len(ids) + len(description)))
+        ids += [*description, sep]
+        types += [0] * (len(description) + 1)
+    text_start = len(ids)
+    start, end = token_range
+    ids += [*text.ids[start:end], sep]
+    types += [1] * (end - start + 1)
+    mask = np.zeros((len(label_ids), len(ids)), dtype=np.float32)
+    for row, (a, b) in enumerate(spans):
+        mask[row, a:b] = 1.0 / max(b - a, 1)
+    return Window(ids, types, mask, text_start, list(text.offsets[start:end]))
+
+
+class PiiModel:
+    """Tokenizer and one InferenceSession, created once; `find` is thread-safe."""
+
+    def __init__(self, directory: Path, *, threads: int = 0) -> None:
+        meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+        self.directory = directory
+        self.version: str = meta["version"]
+        self.threshold: float = meta["threshold"]
+        self.descriptions: dict[str, str] = meta["descriptions"]
+        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        cls, sep = self.tokenizer.token_to_id("[CLS]"), self.tokenizer.token_to_id("[SEP]")
+        if cls is None or sep is None:
+            raise ValueError(f"{directory}/tokenizer.json has no [CLS] or [SEP] token")
+        self.cls, self.sep = cls, sep
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(directory / "pii.onnx"), options, providers=["CPUExecutionProvider"]
+        )
+        self._label_cache: dict[str, list[int]] = {}
+
+    def _label_ids(self, description: str) -> list[int]:
+        if description not in self._label_cache:
+            self._label_cache[description] = self.tokenizer.encode(description, add_special_tokens=False).ids[
+                :12
+            ]
+        return self._label_cache[description]
+
+    def find(self, texts: Sequence[str], labels: Mapping[str, str]) -> list[list[Span]]:
+        """Spans of `labels` ({label: description in words}) in each text, in order."""
+        if not texts or not labels:
+            return [[] for _ in texts]
+        names = list(labels)
+        label_ids = [self._label_ids(labels[name]) for name in names]
+        windows: list[Window] = []
+        owner: list[int] = []
+        for index, encoding in enumerate(
+            self.tokenizer.encode_batch(list(texts), add_special_tokens=False)  # with offsets
+        ):
+            for token_range in text_windows(encoding):
+                windows.append(encode_window(label_ids, encoding, token_range, self.cls, self.sep))
+                owner.append(index)
+        begin, inside = self._run(windows, len(names))
+        found: list[dict[tuple[str, int, int], float]] = [{} for _ in texts]
+        for w, window in enumerate(windows):
+            for label_index, name in enumerate(names):
+                for start, end, score in _decode(
+                    begin[w, :, label_index], inside[w, :, label_index], window, self.threshold
+                ):
+                    key = (name, start, end)
+                    found[owner[w]][key] = max(score, found[owner[w]].get(key, 0.0))
+        return [
+            sorted(
+                (Span(label, start, end, round(score, 4)) for (label, start, end), score in spans.items()),
+                key=lambda s: (s.start, s.label),
+            )
+            for spans in found
+        ]
+
+    def _run(self, windows: list[Window], labels: int) -> tuple[np.ndarray, np.ndarray]:
+        """Begin and inside probabilities, each (windows, text positions, labels)."""
+        width = max(len(w.ids) for w in windows)
+        ids = np.zeros((len(windows), width), dtype=np.int64)
+        types = np.zeros_like(ids)
+        attention = np.zeros_like(ids)
+        label_mask = np.zeros((len(windows), labels, width), dtype=np.float32)
+        for i, w in enumerate(windows):
+            ids[i, : len(w.ids)] = w.ids
+            types[i, : len(w.ids)] = w.types
+            attention[i, : len(w.ids)] = 1
+            label_mask[i, :, : len(w.ids)] = w.label_mask
+        (logits,) = self._session.run(
+            ["logits"],
+            {
+                "input_ids": ids,
+                "attention_mask": attention,
+                "token_type_ids": types,
+                "label_mask": label_mask,
+            },
+        )
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float32)))
+        # Align each window's text tokens at position 0.
+        begin = np.zeros((len(windows), width, labels), dtype=np.float32)
+        inside = np.zeros_like(begin)
+        for i, w in enumerate(windows):
+            n = len(w.offsets)
+            begin[i, :n] = probabilities[i, w.text_start : w.text_start + n, :, 0]
+            inside[i, :n] = probabilities[i, w.text_start : w.text_start + n, :, 1]
+        return begin, inside
+
+
+def _decode(
+    begin: np.ndarray, inside: np.ndarray, window: Window, threshold: float
+) -> list[tuple[int, int, float]]:
+    """Character spans: a run of inside tokens opened by a begin token."""
+    spans: list[tuple[int, int, float]] = []
+    current: list[int] | None = None
+    scores: list[float] = []
+    for t in range(len(window.offsets)):
+        # Inside an open span, only a confident begin splits it (a surname is not a new person).
+        opens = begin[t] >= (SPLIT if current is not None and inside[t] >= threshold else threshold)
+        if opens and inside[t] >= threshold * 0.5:
+            if current is not None:
+                spans.append(
+                    (window.offsets[current[0]][0], window.offsets[current[-1]][1], float(np.mean(scores)))
+                )
+            current, scores = [t], [float(min(begin[t], max(inside[t], begin[t])))]
+        elif current is not None and inside[t] >= threshold:
+            current.append(t)
+            scores.append(float(inside[t]))
+        elif current is not None:
+            spans.append(
+                (window.offsets[current[0]][0], window.offsets[current[-1]][1], float(np.mean(scores)))
+            )
+            current, scores = None, []
+    if current is not None:
+        spans.append((window.offsets[current[0]][0], window.offsets[current[-1]][1], float(np.mean(scores))))
+    return spans
+
+
+@cache
+def load_pii_model(directory: Path, threads: int = 0) -> PiiModel:
+    """One model per directory and thread setting for the whole process."""
+    return PiiModel(directory, threads=threads)

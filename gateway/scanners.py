@@ -1,0 +1,88 @@
+"""The gateway's scanner: PII recognizers and model on every text, and the safety guard.
+
+At the input stage each text is judged as a prompt; at the output stage as a response (the
+scan hook sees the answer alone, so it is scored without its prompt as context). The PII
+model is asked for `labels()`: the default labels plus every label the loaded policies name
+(their own custom labels with their descriptions), except those the recognizers find with
+validators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+
+from gateway.findings import Findings, GuardScores, Span
+from gateway.guard import Guard, GuardInput
+from gateway.pii import find_spans
+from gateway.pii.merge import merge_spans
+from gateway.pii.service import PiiFinder
+from gateway.policy.model import Stage
+
+__all__ = ["DEFAULT_MODEL_LABELS", "RECOGNIZED", "Scanners", "model_labels"]
+
+# Found by the validated recognizers (gateway/pii/patterns.py); the model is not asked for them.
+RECOGNIZED = frozenset(
+    {"email", "payment_card", "card_number", "iban", "ip_address", "api_key", "access_token"}
+)
+
+# What the model looks for when no policy names anything else.
+DEFAULT_MODEL_LABELS = (
+    "person",
+    "phone_number",
+    "address",
+    "date_of_birth",
+    "national_id_number",
+    "passport_number",
+    "tax_id",
+    "bank_account",
+    "username",
+    "password",
+)
+
+
+def model_labels(
+    named: set[str], custom: Mapping[str, str], descriptions: Mapping[str, str]
+) -> dict[str, str]:
+    """{label: description} to ask the model: defaults, plus policy-named labels, minus recognized."""
+    wanted = (set(DEFAULT_MODEL_LABELS) | named) - RECOGNIZED
+    return {
+        label: custom.get(label) or descriptions.get(label) or label.replace("_", " ")
+        for label in sorted(wanted)
+    }
+
+
+class Scanners:
+    """A `Scan` (see gateway.pipeline): findings for each (role, text), in order."""
+
+    def __init__(
+        self,
+        guard: Guard | None = None,
+        pii: PiiFinder | None = None,
+        labels: Callable[[], Mapping[str, str]] | None = None,
+    ) -> None:
+        self.guard = guard
+        self.pii = pii
+        self._labels = labels or (lambda: model_labels(set(), {}, pii.model.descriptions if pii else {}))
+
+    async def __call__(self, texts: Sequence[tuple[str, str]], stage: Stage) -> list[Findings]:
+        labels = self._labels()
+        scores, spans = await asyncio.gather(
+            asyncio.gather(*(self._guard(text, stage) for _, text in texts)),
+            asyncio.gather(*(self._pii(text, labels) for _, text in texts)),
+        )
+        return [
+            Findings(role=role, guard=guard, pii=tuple(found))
+            for (role, _), guard, found in zip(texts, scores, spans, strict=True)
+        ]
+
+    async def _guard(self, text: str, stage: Stage) -> GuardScores | None:
+        if self.guard is None or not text.strip():
+            return None
+        return await self.guard.score(GuardInput(text, prompt="" if stage == "output" else None))
+
+    async def _pii(self, text: str, labels: Mapping[str, str]) -> list[Span]:
+        recognized = find_spans(text)
+        if self.pii is None or not text.strip() or not labels:
+            return recognized
+        return merge_spans(recognized, await self.pii.find(text, labels))

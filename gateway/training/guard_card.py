@@ -1,0 +1,100 @@
+"""The guard's model card, written from guard.json and the evaluation report beside it.
+
+python -m gateway.training.guard_card gateway/models/guard
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+WEAKNESSES = """\
+- The training set is small and mostly synthetic (templates written for this project plus the
+  deepset prompt-injection train split). Texts far from those templates, such as long forum
+  posts, slang, or sarcasm, are judged less reliably; the evaluation report shows where.
+- The base encoder's vocabulary is English (uncased WordPiece). French, Spanish, German,
+  Italian, Portuguese and Dutch templates are in the training set, but accuracy in those
+  languages is lower and is not measured by the public sets.
+- There is one threshold per head (unsafe, harm, attack, refusal), chosen on the validation
+  split; rarer harm categories and attack strategies are less well calibrated than the
+  unsafe score. Policies should prefer the `unsafe` score for blocking and use categories
+  to route or to explain.
+- At the output stage the gateway scores an answer without its prompt (the scan hook sees the
+  answer alone); refusal detection works either way, response harm is weaker without context.
+- Dynamic int8 quantization makes scores depend very slightly (about 0.01) on what else is in
+  the same batch.
+"""
+
+
+def write_card(directory: Path) -> Path:
+    meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
+    training = meta["training"]
+    report = directory / "EVAL.md"
+    evaluation = (
+        report.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+        if report.exists()
+        else "Not evaluated yet: run `python -m gateway.training.guard_eval`."
+    )
+    validation = "\n".join(
+        f"| {head} | {meta['thresholds'][head]} | {meta['validation_f1'][head]} |"
+        for head in meta["thresholds"]
+    )
+    card = f"""# Shieldgate guard, version {meta["version"]}
+
+One encoder that judges a prompt, or a response to a prompt, in a single forward pass:
+`unsafe`, 14 harm categories, 11 attack strategies and `refusal` (responses only), each a
+sigmoid probability. Served with onnxruntime (int8, dynamic quantization) and tokenizers;
+no torch at serving time.
+
+## Base model and licence
+
+{meta["base_model"]}. 6 layers, hidden size 384, 22.7 M parameters; mean pooling and one
+linear layer of {len(meta["outputs"])} outputs on top. The fine-tuned weights are released under
+the project's licence (Apache-2.0).
+
+## Data
+
+Built by `python -m gateway.training.guard_data --output build/guard.jsonl --seed {training["seed"]}
+--deepset-train ../shared/eval/deepset_prompt_injections/train.csv`:
+{training["examples"]} training and {training["validation_examples"]} validation examples. Requests are
+frames times intents written for every harm category, with benign near-misses on the same topics
+in the same frames (killing a process, suicide-prevention questions, fiction, security
+education, medical and legal questions); statements (hate, threats, self-harm disclosures,
+explicit content) beside ordinary statements about the same subjects; every attack strategy
+wrapped around harmful or harmless payloads, alone and stacked, and injections hidden inside
+long documents; long benign texts (pieces of Python's documentation, PSF licence, and Faker's
+word salad in seven languages); refusals and compliant answers to harmful and benign requests in
+seven languages; and the train split of deepset/prompt-injections (Apache-2.0, English and
+German). The validation split holds out whole intents and templates, so validation figures are
+on phrasings never trained on. No evaluation set below was trained on.
+
+## Recipe
+
+`python -m gateway.training.guard_train --data build/guard.jsonl --output gateway/models/guard`
+(needs `pip install -e '.[train]'`): AdamW, lr {training["lr"]}, {training["epochs"]} epochs, batch {training["batch_size"]},
+max length {training["max_length"]}, binary cross-entropy per output (unknown labels masked, harm and
+attack positives weighted up), then ONNX export (opset 17) and `quantize_dynamic` to int8.
+Long inputs are read in overlapping windows of 256 tokens at serving time; a text's score is the
+maximum over its windows.
+
+## Thresholds (chosen on the validation split)
+
+| head | threshold | validation F1 |
+|---|---:|---:|
+{validation}
+
+## Evaluation
+
+{evaluation}
+
+## Known weaknesses
+
+{WEAKNESSES}"""
+    path = directory / "MODEL_CARD.md"
+    path.write_text(card, encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(write_card(Path(sys.argv[1])))

@@ -1,0 +1,78 @@
+"""The PII model's card, written from pii.json and the evaluation report beside it.
+
+python -m gateway.training.pii_card gateway/models/pii
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+WEAKNESSES = """\
+- Trained only on synthetic texts (templates written for this project, filled by Faker in
+  seven locales). Real documents with unusual layouts, nicknames, or names that are also
+  common words are harder; the presidio figures in the evaluation show the gap.
+- The base encoder's vocabulary is English (uncased WordPiece, accents stripped). The other
+  six languages are trained and measured on synthetic text only.
+- Dates are written with English month names in every language; other date spellings are
+  less well covered.
+- Spans are whole tokens: a value glued to other characters (`name:Ana`) may come out with a
+  neighbour attached or cut.
+- Labels far from anything trained (zero-shot) are found less reliably than trained ones; the
+  evaluation reports three labels that were never trained.
+"""
+
+
+def write_card(directory: Path) -> Path:
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    training = meta["training"]
+    report = directory / "EVAL.md"
+    evaluation = (
+        report.read_text(encoding="utf-8").split("\n", 1)[1].strip()
+        if report.exists()
+        else "Not evaluated yet: run `python -m gateway.training.pii_eval`."
+    )
+    card = f"""# Shieldgate PII model, version {meta["version"]}
+
+A label-conditioned span finder: the labels to find are given as words before the text, and
+every (token, label) pair is scored for "a span begins here" and "inside a span". Served with
+onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.
+
+## Base model and licence
+
+{meta["base_model"]}. 6 layers, hidden size 384; two 128-dimensional projections (tokens and
+labels) on top. Released under the project's licence (Apache-2.0).
+
+## Data
+
+`python -m gateway.training.pii_data --output build/pii.jsonl --seed {training["seed"]}`: sentences
+(chat, support tickets, requests), forms, CSV rows, JSON objects, log lines and two-message chats,
+in English, French, Spanish, German, Italian, Portuguese and Dutch, filled with Faker values of
+each locale. {training["texts"]} training texts and {training["validation_texts"]} validation texts (for the
+threshold). The held-out set uses the last two sentence templates of each language, never
+trained on. Labels never asked for in training (zero-shot): {", ".join(meta["zero_shot_labels"])}.
+
+## Recipe
+
+`python -m gateway.training.pii_train --data build/pii.jsonl --output gateway/models/pii` (needs
+`pip install -e '.[train]'`): each text asked for the labels it carries (each kept with
+probability 0.9) and 3 to 16 it does not carry, in random order, described in words or by name;
+binary cross-entropy on begin/inside, positives weighted 5x; AdamW, lr {training["lr"]},
+{training["epochs"]} epochs, batch {training["batch_size"]}; ONNX export (opset 17), `quantize_dynamic` to int8.
+Decision threshold {meta["threshold"]} (validation span F1 {meta.get("validation_f1", "n/a")}).
+
+## Evaluation
+
+{evaluation}
+
+## Known weaknesses
+
+{WEAKNESSES}"""
+    path = directory / "MODEL_CARD.md"
+    path.write_text(card, encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(write_card(Path(sys.argv[1])))

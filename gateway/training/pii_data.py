@@ -1,0 +1,299 @@
+"""Build the PII model's training and held-out sets from templates and Faker, from a seed.
+
+    python -m gateway.training.pii_data --output build/pii.jsonl [--seed 7] [--per-language 700]
+
+Each line: `text`, `lang`, `format` (sentence, form, csv, json, log, chat), `split` (train, or
+heldout: filled from the last two sentence templates of each language, never trained on) and
+`spans` [{label, start, end}] for every label its values carry. Labels in ZERO_SHOT are never
+asked for in training, so the held-out set measures whether a label described in words is
+found without having been trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import string
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from faker import Faker
+
+from gateway.training.pii_templates import FIELDS, SENTENCES
+
+LOCALES = {
+    "en": "en_US",
+    "fr": "fr_FR",
+    "es": "es_ES",
+    "de": "de_DE",
+    "it": "it_IT",
+    "pt": "pt_PT",
+    "nl": "nl_NL",
+}
+ZERO_SHOT = ("passport_number", "routing_number", "recovery_code")
+HELD_OUT_TEMPLATES = 2
+
+
+@dataclass
+class Filled:
+    """A value and the labelled spans inside it (offsets relative to the value)."""
+
+    text: str
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def _whole(text: str, *labels: str) -> Filled:
+    return Filled(text, [(label, 0, len(text)) for label in labels])
+
+
+def _code(rng: random.Random, alphabet: str, n: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(n))
+
+
+class Values:
+    """Faker values of one locale, with the labels each carries."""
+
+    def __init__(self, lang: str, seed: int) -> None:
+        self.fake = Faker(LOCALES[lang])
+        self.fake.seed_instance(seed)
+        self.rng = random.Random(seed)
+
+    def date(self) -> str:
+        day = self.fake.date_between(start_date="-80y", end_date="+10y")
+        return day.strftime(self.rng.choice(["%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%B %d, %Y", "%d %B %Y"]))
+
+    def name(self) -> Filled:
+        first, last = self.fake.first_name(), self.fake.last_name()
+        if self.rng.random() < 0.15:
+            middle = self.fake.first_name()
+            text = f"{first} {middle} {last}"
+            spans = [("middle_name", len(first) + 1, len(first) + 1 + len(middle))]
+        else:
+            text, spans = f"{first} {last}", []
+        spans += [
+            ("person", 0, len(text)),
+            ("full_name", 0, len(text)),
+            ("first_name", 0, len(first)),
+            ("last_name", len(text) - len(last), len(text)),
+        ]
+        return Filled(text, spans)
+
+    def address(self) -> Filled:
+        street, postcode, city = (
+            self.fake.street_address().replace("\n", " "),
+            self.fake.postcode(),
+            self.fake.city(),
+        )
+        text = f"{street}, {postcode} {city}"
+        a, b = len(street) + 2, len(street) + 2 + len(postcode)
+        return Filled(
+            text,
+            [
+                ("address", 0, len(text)),
+                ("street_address", 0, len(street)),
+                ("postal_code", a, b),
+                ("city", b + 1, len(text)),
+            ],
+        )
+
+    def state(self) -> Filled:
+        for method in ("state", "region", "administrative_unit", "province"):
+            if hasattr(self.fake, method):
+                return _whole(getattr(self.fake, method)(), "state_or_region")
+        return _whole(self.fake.city(), "city")
+
+    def slot(self, kind: str) -> Filled:
+        rng, fake = self.rng, self.fake
+        makers: dict[str, Callable[[], Filled]] = {
+            "name": self.name,
+            "first_name": lambda: _whole(fake.first_name(), "person", "first_name"),
+            "last_name": lambda: _whole(fake.last_name(), "person", "last_name"),
+            "title": lambda: Filled(rng.choice(["Mr.", "Ms.", "Dr.", "Mrs."])),
+            "email": lambda: _whole(fake.email(), "email"),
+            "phone": lambda: _whole(fake.phone_number(), "phone_number"),
+            "address": self.address,
+            "city": lambda: _whole(fake.city(), "city"),
+            "state": self.state,
+            "country": lambda: _whole(fake.country(), "country"),
+            "card": lambda: _whole(fake.credit_card_number(), "payment_card", "card_number"),
+            "card_expiry": lambda: _whole(fake.credit_card_expire(), "card_expiry"),
+            "card_cvv": lambda: _whole(fake.credit_card_security_code(), "card_cvv"),
+            "date_of_birth": lambda: _whole(self.date(), "date_of_birth", "sensitive_date"),
+            "expiration_date": lambda: _whole(self.date(), "expiration_date"),
+            "transaction_date": lambda: _whole(self.date(), "transaction_date"),
+            "document_date": lambda: _whole(self.date(), "document_date"),
+            "iban": lambda: _whole(fake.iban(), "iban"),
+            "username": lambda: _whole(fake.user_name(), "username"),
+            "password": lambda: _whole(fake.password(length=rng.randint(8, 16)), "password", "secret"),
+            "ip": lambda: _whole(fake.ipv4() if rng.random() < 0.8 else fake.ipv6(), "ip_address"),
+            "api_key": lambda: _whole(
+                rng.choice(["sk-", "sk_live_", "AKIA", "key-"])
+                + _code(rng, string.ascii_letters + string.digits, 24),
+                "api_key",
+                "secret",
+            ),
+            "token": lambda: _whole(
+                rng.choice(["ghp_", "xoxb-", "ya29."]) + _code(rng, string.ascii_letters + string.digits, 32),
+                "access_token",
+                "secret",
+            ),
+            "passport": lambda: _whole(
+                _code(rng, string.ascii_uppercase, 2) + _code(rng, string.digits, 7),
+                "passport_number",
+                "government_id",
+            ),
+            "national_id": lambda: _whole(
+                fake.ssn() if hasattr(fake, "ssn") else _code(rng, string.digits, 11),
+                "national_id_number",
+                "government_id",
+            ),
+            "tax_id": lambda: _whole(
+                _code(rng, string.digits, rng.choice([9, 10, 11])), "tax_id", "tax_number"
+            ),
+            "drivers_license": lambda: _whole(
+                _code(rng, string.ascii_uppercase, 1) + _code(rng, string.digits, rng.randint(7, 12)),
+                "drivers_license_number",
+                "license_number",
+            ),
+            "bank_account": lambda: _whole(fake.bban(), "bank_account", "account_number"),
+            "routing": lambda: _whole(_code(rng, string.digits, 9), "routing_number"),
+            "account_id": lambda: _whole(
+                rng.choice(["ACC-", "cus_", "CUST", "U"])
+                + _code(rng, string.digits + string.ascii_uppercase, 8),
+                "account_id",
+                "sensitive_account_id",
+            ),
+            "recovery_code": lambda: _whole(
+                " ".join(
+                    _code(rng, "abcdefghjkmnpqrstuvwxyz23456789", 4)
+                    + "-"
+                    + _code(rng, "abcdefghjkmnpqrstuvwxyz23456789", 4)
+                    for _ in range(rng.randint(1, 3))
+                ),
+                "recovery_code",
+                "secret",
+            ),
+            "number": lambda: Filled(str(rng.randint(1000, 99999))),
+        }
+        return makers[kind]()
+
+
+def fill(template: str, values: Values) -> tuple[str, list[tuple[str, int, int]]]:
+    """The template with every slot filled, and the absolute spans of every label."""
+    text, spans = "", []
+    rest = template
+    while "{" in rest:
+        before, _, after = rest.partition("{")
+        kind, _, rest = after.partition("}")
+        text += before
+        value = values.slot(kind)
+        spans += [(label, len(text) + s, len(text) + e) for label, s, e in value.spans]
+        text += value.text
+    return text + rest, spans
+
+
+def structured(lang: str, values: Values, kind: str) -> tuple[str, list[tuple[str, int, int]]]:
+    """A form, CSV row, JSON object, log line or chat built from the language's field names."""
+    names = FIELDS[lang]
+    rng = values.rng
+    keys = rng.sample(list(names), rng.randint(2, len(names)))
+    slot_of = {
+        "name": "{name}",
+        "email": "{email}",
+        "phone": "{phone}",
+        "address": "{address}",
+        "date_of_birth": "{date_of_birth}",
+        "iban": "{iban}",
+        "username": "{username}",
+    }
+    if kind == "form":
+        template = "\n".join(f"{names[k]}: {slot_of[k]}" for k in keys)
+    elif kind == "csv":
+        template = ",".join(names[k] for k in keys) + "\n" + ",".join(f'"{slot_of[k]}"' for k in keys)
+    elif kind == "json":
+        # Literal braces stand in as \x01 and \x02 while slots are filled (same length, same offsets).
+        template = "\x01" + ", ".join(f'"{k}": "{slot_of[k]}"' for k in keys) + "\x02"
+    elif kind == "log":
+        template = rng.choice(
+            [
+                "2024-03-0{number} 12:00:01 INFO login ok user={username} ip={ip} email={email}",
+                "[WARN] payment failed for {name} card={card} exp={card_expiry} from {ip}",
+                "audit: user {username} changed password to {password} (session token {token})",
+                "ERROR auth key={api_key} rejected for account {account_id}",
+            ]
+        )
+    else:  # chat
+        template = (
+            rng.choice(SENTENCES[lang][:-HELD_OUT_TEMPLATES])
+            + "\n"
+            + rng.choice(SENTENCES[lang][:-HELD_OUT_TEMPLATES])
+        )
+    text, spans = fill(template, values)
+    return text.replace("\x01", "{").replace("\x02", "}"), spans
+
+
+def build(seed: int, per_language: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    for lang in LOCALES:
+        values = Values(lang, rng.randint(0, 2**31))
+        templates = SENTENCES[lang]
+        train_templates, heldout_templates = templates[:-HELD_OUT_TEMPLATES], templates[-HELD_OUT_TEMPLATES:]
+        for _ in range(per_language):
+            kind = rng.choices(["sentence", "form", "csv", "json", "log", "chat"], [5, 1, 1, 1, 1, 1])[0]
+            if kind == "sentence":
+                text, spans = fill(rng.choice(train_templates), values)
+            else:
+                text, spans = structured(lang, values, kind)
+            records.append({"text": text, "lang": lang, "format": kind, "split": "train", "spans": spans})
+        # Held out: templates never trained on; and texts carrying the zero-shot labels' values
+        # (their templates may be trained on, their labels never were).
+        for split, chosen in (
+            ("heldout", heldout_templates),
+            (
+                "zeroshot",
+                tuple(
+                    t
+                    for t in templates
+                    if any(f"{{{k}}}" in t for k in ("passport", "routing", "recovery_code"))
+                ),
+            ),
+        ):
+            for template in chosen:
+                for _ in range(per_language // 10):
+                    text, spans = fill(template, values)
+                    records.append(
+                        {"text": text, "lang": lang, "format": "sentence", "split": split, "spans": spans}
+                    )
+    for record in records:
+        record["spans"] = [{"label": label, "start": s, "end": e} for label, s, e in record["spans"]]
+    rng.shuffle(records)
+    return records
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--per-language", type=int, default=700)
+    args = parser.parse_args(argv)
+    records = build(args.seed, args.per_language)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with args.output.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    counts = Counter((r["split"], r["lang"]) for r in records)
+    print(
+        f"{len(records)} texts -> {args.output}: "
+        + ", ".join(f"{split}/{lang} {n}" for (split, lang), n in sorted(counts.items()))
+    )
+
+
+if __name__ == "__main__":
+    main()

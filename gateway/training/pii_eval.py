@@ -1,0 +1,259 @@
+"""Evaluate the PII model (and the recognizers beside it) and write the report.
+
+    python -m gateway.training.pii_eval --data build/pii.jsonl --eval-dir ../shared/eval \
+        --report gateway/models/pii/EVAL.md [--model gateway/models/pii]
+
+Span-level exact match (label, start, end), after trimming whitespace and trailing
+punctuation from both sides, on:
+- the held-out synthetic set (`split == "heldout"`: templates never trained on), per label and
+  per language;
+- presidio-research's synthetic set, for the labels it shares with ours (its labels mapped);
+- zero-shot labels (`split == "zeroshot"`): labels never asked for in training, found from
+  their description alone.
+Rows "model + recognizers" are what the gateway reports (see gateway/pii/merge.py).
+The threshold is the model's own, chosen on validation texts; nothing is tuned here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.findings import Span
+from gateway.pii import find_spans
+from gateway.pii.merge import merge_spans
+from gateway.pii.model import PiiModel, bundled_pii_dir
+from gateway.training.pii_card import write_card
+from gateway.training.pii_data import ZERO_SHOT
+
+PRESIDIO = {
+    "PERSON": "person",
+    "STREET_ADDRESS": "address",
+    "PHONE_NUMBER": "phone_number",
+    "EMAIL_ADDRESS": "email",
+    "CREDIT_CARD": "payment_card",
+    "IBAN_CODE": "iban",
+    "IP_ADDRESS": "ip_address",
+    "US_SSN": "national_id_number",
+    "US_DRIVER_LICENSE": "drivers_license_number",
+    "ZIP_CODE": "postal_code",
+}
+# The labels asked for on the synthetic held-out set: every trained label its templates carry.
+HELDOUT_LABELS = (
+    "person",
+    "full_name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone_number",
+    "address",
+    "street_address",
+    "city",
+    "postal_code",
+    "country",
+    "state_or_region",
+    "date_of_birth",
+    "iban",
+    "payment_card",
+    "card_expiry",
+    "card_cvv",
+    "username",
+    "password",
+    "ip_address",
+    "api_key",
+    "access_token",
+    "account_id",
+    "tax_id",
+    "national_id_number",
+    "drivers_license_number",
+    "bank_account",
+    "expiration_date",
+    "transaction_date",
+    "document_date",
+)
+_TRIM = " \t\n.,;:!?\"'()"
+
+
+def _norm(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in _TRIM:
+        start += 1
+    while end > start and text[end - 1] in _TRIM:
+        end -= 1
+    return start, end
+
+
+def _keys(text: str, spans: Iterable[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
+    return {(label, *_norm(text, s, e)) for label, s, e in spans}
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
+
+    def add(self, group: str, gold: set[tuple[str, int, int]], predicted: set[tuple[str, int, int]]) -> None:
+        c = self.counts[group]
+        c[0] += len(gold & predicted)
+        c[1] += len(predicted - gold)
+        c[2] += len(gold - predicted)
+
+    def row(self, group: str) -> tuple[int, float, float, float]:
+        tp, fp, fn = self.counts[group]
+        p = tp / (tp + fp) if tp + fp else float("nan")
+        r = tp / (tp + fn) if tp + fn else float("nan")
+        f = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+        return tp + fn, p, r, f
+
+
+def predict(model: PiiModel, texts: Sequence[str], labels: Sequence[str]) -> list[list[Span]]:
+    wanted = {label: model.descriptions[label] for label in labels}
+    out: list[list[Span]] = []
+    for start in range(0, len(texts), 16):
+        out += model.find(texts[start : start + 16], wanted)
+    return out
+
+
+def span_f1(model: PiiModel, records: Sequence[dict[str, Any]], labels: Sequence[str]) -> float:
+    tally = Tally()
+    for record, spans in zip(records, predict(model, [r["text"] for r in records], labels), strict=True):
+        gold = _keys(
+            record["text"],
+            ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] in labels),
+        )
+        tally.add("all", gold, _keys(record["text"], ((s.label, s.start, s.end) for s in spans)))
+    return tally.row("all")[3]
+
+
+def choose_threshold(directory: Path, validation: Sequence[dict[str, Any]]) -> tuple[float, float]:
+    """The threshold with the best span F1 on `validation` (texts from the training split)."""
+    model = PiiModel(directory)
+    labels = [label for label in HELDOUT_LABELS if label not in ZERO_SHOT]
+    best = (0.5, -1.0)
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+        model.threshold = threshold
+        f1 = span_f1(model, validation, labels)
+        print(f"  threshold {threshold}: validation span F1 {f1:.3f}", flush=True)
+        if f1 > best[1]:
+            best = (threshold, round(f1, 3))
+    return best
+
+
+def _table(title: str, tally: Tally, groups: Iterable[str]) -> list[str]:
+    def f(x: float) -> str:
+        return "-" if x != x else f"{x:.3f}"
+
+    lines = [f"### {title}", "", "| | gold spans | precision | recall | F1 |", "|---|---:|---:|---:|---:|"]
+    for group in groups:
+        n, p, r, f1 = tally.row(group)
+        lines.append(f"| {group} | {n} | {f(p)} | {f(r)} | {f(f1)} |")
+    return [*lines, ""]
+
+
+def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
+    records = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    started = time.monotonic()
+    sections: list[str] = []
+
+    heldout = [r for r in records if r["split"] == "heldout"]
+    labels = [label for label in HELDOUT_LABELS if label not in ZERO_SHOT]
+    per_label, per_lang = Tally(), Tally()
+    for record, spans in zip(heldout, predict(model, [r["text"] for r in heldout], labels), strict=True):
+        text = record["text"]
+        merged = merge_spans(find_spans(text), spans)
+        for label in labels:
+            gold = _keys(
+                text, ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label)
+            )
+            predicted = _keys(text, ((s.label, s.start, s.end) for s in merged if s.label == label))
+            if gold or predicted:
+                per_label.add(label, gold, predicted)
+                per_lang.add(record["lang"], gold, predicted)
+                per_lang.add("all languages", gold, predicted)
+    sections += _table(
+        f"Held-out synthetic set ({len(heldout)} texts, unseen templates): per language",
+        per_lang,
+        [*sorted(k for k in per_lang.counts if k != "all languages"), "all languages"],
+    )
+    sections += _table("Held-out synthetic set: per label", per_label, sorted(per_label.counts))
+
+    rows = json.loads(
+        (eval_dir / "presidio_research_synth/synth_dataset_v2.json").read_text(encoding="utf-8")
+    )
+    shared = sorted(set(PRESIDIO.values()))
+    model_only, gateway = Tally(), Tally()
+    texts = [r["full_text"] for r in rows]
+    for row, spans in zip(rows, predict(model, texts, shared), strict=True):
+        text = row["full_text"]
+        gold_all = {
+            (PRESIDIO[s["entity_type"]], s["start_position"], s["end_position"])
+            for s in row["spans"]
+            if s["entity_type"] in PRESIDIO
+        }
+        merged = merge_spans([s for s in find_spans(text) if s.label in shared], spans)
+        for label in shared:
+            gold = _keys(text, (g for g in gold_all if g[0] == label))
+            for tally, found in ((model_only, spans), (gateway, merged)):
+                predicted = _keys(text, ((s.label, s.start, s.end) for s in found if s.label == label))
+                tally.add(label, gold, predicted)
+                tally.add("all shared labels", gold, predicted)
+    groups = [*shared, "all shared labels"]
+    sections += _table(
+        f"presidio-research synthetic set ({len(rows)} texts): model + recognizers", gateway, groups
+    )
+    sections += _table("presidio-research synthetic set: model alone", model_only, groups)
+
+    zeroshot = [r for r in records if r["split"] == "zeroshot"]
+    asked = [*ZERO_SHOT, "person", "email", "expiration_date"]
+    zero = Tally()
+    for record, spans in zip(zeroshot, predict(model, [r["text"] for r in zeroshot], asked), strict=True):
+        for label in ZERO_SHOT:
+            gold = _keys(
+                record["text"],
+                ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label),
+            )
+            predicted = _keys(record["text"], ((s.label, s.start, s.end) for s in spans if s.label == label))
+            if gold or predicted:
+                zero.add(label, gold, predicted)
+    sections += _table(
+        f"Zero-shot labels ({len(zeroshot)} texts; never asked for in training; model alone)",
+        zero,
+        list(ZERO_SHOT),
+    )
+
+    header = [
+        "# PII model evaluation",
+        "",
+        "Written by `python -m gateway.training.pii_eval --data build/pii.jsonl --eval-dir ../shared/eval "
+        "--report gateway/models/pii/EVAL.md`. Span-level exact match after trimming surrounding spaces and "
+        f"punctuation. Threshold {model.threshold} (chosen on validation texts from the training split). "
+        f"Evaluation took {time.monotonic() - started:.0f} s on this machine.",
+        "",
+    ]
+    return "\n".join(header + sections)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="the pii_data output (held-out and zero-shot splits)"
+    )
+    parser.add_argument("--eval-dir", type=Path, required=True)
+    parser.add_argument("--model", type=Path, default=bundled_pii_dir())
+    parser.add_argument("--report", type=Path)
+    args = parser.parse_args(argv)
+    text = evaluate(PiiModel(args.model), args.data, args.eval_dir)
+    print(text)
+    if args.report:
+        args.report.write_text(text, encoding="utf-8")
+        if args.report == args.model / "EVAL.md":
+            write_card(args.model)  # the card quotes the report
+
+
+if __name__ == "__main__":
+    main()

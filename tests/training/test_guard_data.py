@@ -1,0 +1,48 @@
+"""The guard's training set is rebuilt exactly from its seed and covers the whole taxonomy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from gateway.guard.labels import OUTPUTS
+from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
+from gateway.training.guard_data import build, main
+from gateway.training.guard_phrases import LANGUAGES
+
+
+def test_the_same_seed_gives_the_same_set() -> None:
+    assert build(13) == build(13)
+    assert build(13) != build(14)
+
+
+def test_every_category_strategy_and_language_is_covered() -> None:
+    examples = build(13)
+    harm = Counter(label for e in examples for label in (e.harm or []))
+    attack = Counter(label for e in examples for label in (e.attack or []))
+    assert all(harm[name] >= 20 for name in HARM_CATEGORIES), harm
+    assert all(attack[name] >= 40 for name in ATTACK_STRATEGIES), attack
+    assert {e.lang for e in examples} >= set(LANGUAGES)
+    assert len(examples) >= 4000
+    assert len(OUTPUTS) == 1 + len(HARM_CATEGORIES) + len(ATTACK_STRATEGIES) + 1
+
+
+def test_near_misses_and_refusals_are_there() -> None:
+    examples = build(13)
+    assert sum(1 for e in examples if e.unsafe == 0 and e.response is None) >= 1000
+    responses = [e for e in examples if e.response is not None]
+    assert {e.refusal for e in responses} == {0, 1}
+
+
+def test_validation_intents_never_appear_in_training() -> None:
+    examples = build(13)
+    train = {e.group for e in examples if e.split == "train"}
+    validation = {e.group for e in examples if e.split == "validation"}
+    assert validation
+    assert not train & validation
+
+
+def test_the_command_writes_jsonl(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    main(["--output", str(tmp_path / "guard.jsonl")])
+    assert len((tmp_path / "guard.jsonl").read_text().splitlines()) == len(build(13))
+    assert "examples" in capsys.readouterr().out
