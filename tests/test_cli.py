@@ -238,8 +238,8 @@ def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
     targets = json.loads(output.read_text())["targets"]
     assert set(targets) == {
         "direct",
-        "shieldgate (guard+pii, cache cold)",
-        "shieldgate (guard+pii, cache warm)",
+        "shieldgate (guard, cache cold)",
+        "shieldgate (guard, cache warm)",
         "shieldgate (scanning off)",
     }
     for cases in targets.values():

@@ -205,8 +205,8 @@ def run(levels: list[int], requests: int, litellm: bool, output: Path | None) ->
     ):
         targets["direct"] = _measure(upstream, None, levels, requests)
         for name, guardrails, distinct in (
-            ("shieldgate (guard+pii, cache cold)", "true", True),
-            ("shieldgate (guard+pii, cache warm)", "true", False),
+            ("shieldgate (guard, cache cold)", "true", True),
+            ("shieldgate (guard, cache warm)", "true", False),
             ("shieldgate (scanning off)", "false", False),
         ):
             with gateway_process(upstream, Path(workdir), guardrails=guardrails) as (gateway, pid):
