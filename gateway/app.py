@@ -7,6 +7,7 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
@@ -141,11 +142,15 @@ def build_pii(settings: Settings, verdicts: VerdictCache | None) -> PiiFinder | 
 def _scanners(guard: Guard | None, pii: PiiFinder | None, policies: PolicyStore) -> Scanners:
     """The default scanner: asks the PII model for what the current policies name."""
     descriptions = pii.model.descriptions if pii is not None else {}
+    last: list[Any] = [None, {}]  # the policy set the labels were worked out for, and them
 
     def labels() -> dict[str, str]:
         current = policies.current
-        custom = {k: v for labels in current.custom_labels.values() for k, v in labels.items()}
-        return model_labels(current.pii_labels(), custom, descriptions)
+        if last[0] is not current:  # once per policy reload, not once per request
+            custom = {k: v for labels in current.custom_labels.values() for k, v in labels.items()}
+            last[:] = [current, model_labels(current.pii_labels(), custom, descriptions)]
+        asked: dict[str, str] = last[1]
+        return asked
 
     return Scanners(guard, pii, labels)
 

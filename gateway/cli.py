@@ -310,13 +310,20 @@ def _bench_stream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numbers(text: str, flag: str, example: str) -> list[int] | None:
+    """A comma-separated list of whole numbers, or None (after saying why) when it is not one."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        print(f"shieldgate: {flag} takes numbers separated by commas, such as {example}", file=sys.stderr)
+        return None
+
+
 def _bench_overhead(args: argparse.Namespace) -> int:
     from gateway.bench.overhead import run
 
-    try:
-        levels = [int(level) for level in args.levels.split(",")]
-    except ValueError:
-        print("shieldgate: --levels takes numbers separated by commas, such as 1,8,32", file=sys.stderr)
+    levels = _numbers(args.levels, "--levels", "1,8,32")
+    if levels is None:
         return 2
     if not all(1 <= level <= 256 for level in levels) or not 1 <= args.requests <= 10_000:
         print("shieldgate: levels must be 1-256 and --requests 1-10000", file=sys.stderr)
@@ -328,10 +335,8 @@ def _bench_overhead(args: argparse.Namespace) -> int:
 def _bench_guard(args: argparse.Namespace) -> int:
     from gateway.bench.guard import run
 
-    try:
-        levels = [int(level) for level in args.levels.split(",")]
-    except ValueError:
-        print("shieldgate: --levels takes numbers separated by commas, such as 1,8,32", file=sys.stderr)
+    levels = _numbers(args.levels, "--levels", "1,8,32")
+    if levels is None:
         return 2
     if not all(1 <= level <= 256 for level in levels) or not 1 <= args.runs <= 10_000:
         print("shieldgate: levels must be 1-256 and --runs 1-10000", file=sys.stderr)
@@ -346,10 +351,8 @@ def _bench_guard(args: argparse.Namespace) -> int:
 def _bench_pii(args: argparse.Namespace) -> int:
     from gateway.bench.pii import run
 
-    try:
-        lengths = [int(tokens) for tokens in args.tokens.split(",")]
-    except ValueError:
-        print("shieldgate: --tokens takes numbers separated by commas, such as 128,512", file=sys.stderr)
+    lengths = _numbers(args.tokens, "--tokens", "128,512")
+    if lengths is None:
         return 2
     if not all(8 <= tokens <= 4096 for tokens in lengths) or not 1 <= args.runs <= 10_000:
         print("shieldgate: --tokens must be 8-4096 and --runs 1-10000", file=sys.stderr)

@@ -66,7 +66,7 @@ class Scanners:
         self._labels = labels or (lambda: model_labels(set(), {}, pii.model.descriptions if pii else {}))
 
     async def __call__(self, texts: Sequence[tuple[str, str]], stage: Stage) -> list[Findings]:
-        labels = self._labels()
+        labels = self._labels() if self.pii is not None else {}
         scores, spans = await asyncio.gather(
             asyncio.gather(*(self._guard(text, stage) for _, text in texts)),
             asyncio.gather(*(self._pii(text, labels) for _, text in texts)),

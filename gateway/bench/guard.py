@@ -10,12 +10,13 @@ import asyncio
 import json
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gateway.guard import Guard, GuardInput, GuardModel, bundled_guard_dir
 
-__all__ = ["percentiles", "prompt_of", "run"]
+__all__ = ["percentiles", "prompt_of", "run", "time_calls"]
 
 WORDS = [
     "please",
@@ -68,13 +69,14 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     }
 
 
-def _batch_one(model: GuardModel, text: str, runs: int) -> dict[str, float]:
-    for _ in range(10):
-        model.score([GuardInput(text)])
+def time_calls(call: Callable[[], object], runs: int, warmup: int) -> dict[str, float]:
+    """p50 and p99 of `runs` calls to `call`, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        call()
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
-        model.score([GuardInput(text)])
+        call()
         samples.append((time.perf_counter() - started) * 1000)
     return percentiles(samples)
 
@@ -109,10 +111,10 @@ def run(
     single = GuardModel(directory, threads=1)
     text = prompt_of(single, tokens)
     results: dict[str, Any] = {"tokens": tokens, "runs": runs}
-    results["batch1_one_thread"] = _batch_one(single, text, runs)
+    results["batch1_one_thread"] = time_calls(lambda: single.score([GuardInput(text)]), runs, warmup=10)
     print(f"batch 1, 1 thread, {tokens} tokens: {results['batch1_one_thread']}", flush=True)
     model = GuardModel(directory)
-    results["batch1_all_threads"] = _batch_one(model, text, runs)
+    results["batch1_all_threads"] = time_calls(lambda: model.score([GuardInput(text)]), runs, warmup=10)
     print(f"batch 1, all threads, {tokens} tokens: {results['batch1_all_threads']}", flush=True)
     guard = Guard(model)
     results["concurrent"] = []

@@ -7,11 +7,11 @@ CPU core) and on the default thread count.
 from __future__ import annotations
 
 import json
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from gateway.bench.guard import percentiles
+from gateway.bench.guard import time_calls
 from gateway.pii.model import PiiModel, bundled_pii_dir
 from gateway.scanners import model_labels
 
@@ -34,17 +34,6 @@ def text_of(model: PiiModel, tokens: int) -> str:
     return " ".join(words)
 
 
-def _batch_one(model: PiiModel, text: str, labels: dict[str, str], runs: int) -> dict[str, float]:
-    for _ in range(5):
-        model.find([text], labels)
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        model.find([text], labels)
-        samples.append((time.perf_counter() - started) * 1000)
-    return percentiles(samples)
-
-
 def run(lengths: list[int], runs: int, output: Path | None, model_dir: Path | None = None) -> dict[str, Any]:
     directory = model_dir or bundled_pii_dir()
     results: dict[str, Any] = {"runs": runs}
@@ -53,7 +42,8 @@ def run(lengths: list[int], runs: int, output: Path | None, model_dir: Path | No
         labels = model_labels(set(), {}, model.descriptions)
         results["labels"] = len(labels)
         for tokens in lengths:
-            row = _batch_one(model, text_of(model, tokens), labels, runs)
+            text = text_of(model, tokens)
+            row = time_calls(partial(model.find, [text], labels), runs, warmup=5)
             results[f"{tokens}_tokens_{name}"] = row
             print(
                 f"{tokens} tokens, {len(labels)} labels, batch 1, {name.replace('_', ' ')}: {row}", flush=True

@@ -15,11 +15,11 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from gateway.findings import GuardScores
 from gateway.guard.labels import OUTPUTS, head_slices
+from gateway.onnxsession import cpu_session
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 
 __all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "load_guard"]
@@ -60,13 +60,7 @@ class GuardModel:
         self._tokenizer.no_padding()
         self._cls = self._token_id("[CLS]")
         self._sep = self._token_id("[SEP]")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(directory / "guard.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(directory / "guard.onnx", threads)
         self._slices = head_slices()
 
     def _token_id(self, token: str) -> int:

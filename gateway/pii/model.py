@@ -19,10 +19,10 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
 from gateway.findings import Span
+from gateway.onnxsession import cpu_session
 
 __all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows"]
 
@@ -92,12 +92,7 @@ class PiiModel:
         if cls is None or sep is None:
             raise ValueError(f"{directory}/tokenizer.json has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(directory / "pii.onnx"), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = cpu_session(directory / "pii.onnx", threads)
         self._label_cache: dict[str, list[int]] = {}
 
     def _label_ids(self, description: str) -> list[int]:
