@@ -10,7 +10,7 @@ from collections.abc import Iterator, MutableMapping, MutableSequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TextSlot", "request_slots", "response_slots"]
+__all__ = ["TextSlot", "last_user_text", "request_slots", "response_slots"]
 
 Payload = dict[str, Any]
 
@@ -38,6 +38,12 @@ def request_slots(endpoint: str, body: Payload) -> list[TextSlot]:
         return list(_chat_message_slots(body.get("messages", [])))
     field = "prompt" if endpoint == "completions" else "input"
     return list(_string_or_list_slots("user", body, field))
+
+
+def last_user_text(endpoint: str, body: Payload) -> str:
+    """The last text the user wrote in a request: what the answer responds to ("" if none)."""
+    texts = [slot.text for slot in request_slots(endpoint, body) if slot.role == "user"]
+    return texts[-1] if texts else ""
 
 
 def response_slots(endpoint: str, body: Payload) -> list[TextSlot]:

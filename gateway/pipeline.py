@@ -9,14 +9,15 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Protocol
 
 import structlog
 
 from gateway.errors import RequestBlocked
 from gateway.findings import Findings
 from gateway.hooks import Exchange, Payload, Refusal
-from gateway.messages import TextSlot, request_slots, response_slots
+from gateway.messages import TextSlot, last_user_text, request_slots, response_slots
 from gateway.policy.engine import Decision, Subject, decide
 from gateway.policy.model import Operator, Stage
 from gateway.policy.store import PolicyStore
@@ -27,11 +28,19 @@ __all__ = ["PolicyHooks", "Scan", "estimate_tokens", "no_scanners"]
 
 log = structlog.get_logger(__name__)
 
-# Given (role, text) pairs, the findings for each, in the same order.
-Scan = Callable[[Sequence[tuple[str, str]], Stage], Awaitable[list[Findings]]]
+
+class Scan(Protocol):
+    """Given (role, text) pairs, the findings for each, in the same order.
+
+    At the output stage, `prompt` is the user's last text, the one the answer responds to.
+    """
+
+    def __call__(
+        self, texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = ""
+    ) -> Awaitable[list[Findings]]: ...
 
 
-async def no_scanners(texts: Sequence[tuple[str, str]], stage: Stage) -> list[Findings]:
+async def no_scanners(texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = "") -> list[Findings]:
     """Findings with nothing found: policies can still decide on tenant, model and length."""
     return [Findings(role=role) for role, _ in texts]
 
@@ -83,7 +92,12 @@ class PolicyHooks:
         slots = response_slots(exchange.endpoint, response)
         if not slots:
             return response
-        decision, findings = await self._decide(exchange, "output", [(s.role, s.text) for s in slots])
+        decision, findings = await self._decide(
+            exchange,
+            "output",
+            [(s.role, s.text) for s in slots],
+            prompt=last_user_text(exchange.endpoint, request),
+        )
         if decision.block is not None:
             if exchange.audit is not None:
                 exchange.audit.set_outcome("filtered")
@@ -99,10 +113,12 @@ class PolicyHooks:
     def on_stream(
         self, exchange: Exchange, request: Payload, chunks: AsyncIterator[Payload]
     ) -> AsyncIterator[Payload]:
+        prompt = last_user_text(exchange.endpoint, request)
+
         async def decide_output(
             texts: list[tuple[str, str]], record: bool
         ) -> tuple[Decision, list[Findings]]:
-            return await self._decide(exchange, "output", texts, record=record)
+            return await self._decide(exchange, "output", texts, record=record, prompt=prompt)
 
         guard = StreamGuard(
             exchange, decide_output, self._redactor(exchange), hold=self._stream_hold, tail=self._stream_tail
@@ -115,10 +131,16 @@ class PolicyHooks:
         return redactor
 
     async def _decide(
-        self, exchange: Exchange, stage: Stage, texts: list[tuple[str, str]], *, record: bool = True
+        self,
+        exchange: Exchange,
+        stage: Stage,
+        texts: list[tuple[str, str]],
+        *,
+        record: bool = True,
+        prompt: str = "",
     ) -> tuple[Decision, list[Findings]]:
         started = time.perf_counter()
-        findings = await self._scan(texts, stage)
+        findings = await self._scan(texts, stage, prompt)
         scan_seconds = time.perf_counter() - started
         policy = self._policies.current.for_tenant(exchange.tenant)
         subject = Subject(

@@ -1,7 +1,8 @@
 """The gateway's scanner: PII recognizers and model on every text, and the safety guard.
 
-At the input stage each text is judged as a prompt; at the output stage as a response (the
-scan hook sees the answer alone, so it is scored without its prompt as context). The PII
+At the input stage each text is judged as a prompt; at the output stage as a response to the
+user's last text (the pair the guard was trained on: a refusal or a harmful answer is judged
+together with what was asked). The PII
 model is asked for `labels()`: the default labels plus every label the loaded policies name
 (their own custom labels with their descriptions), except those the recognizers find with
 validators.
@@ -65,10 +66,13 @@ class Scanners:
         self.pii = pii
         self._labels = labels or (lambda: model_labels(set(), {}, pii.model.descriptions if pii else {}))
 
-    async def __call__(self, texts: Sequence[tuple[str, str]], stage: Stage) -> list[Findings]:
+    async def __call__(
+        self, texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = ""
+    ) -> list[Findings]:
         labels = self._labels() if self.pii is not None else {}
+        context = prompt if stage == "output" else None
         scores, spans = await asyncio.gather(
-            asyncio.gather(*(self._guard(text, stage) for _, text in texts)),
+            asyncio.gather(*(self._guard(text, context) for _, text in texts)),
             asyncio.gather(*(self._pii(text, labels) for _, text in texts)),
         )
         return [
@@ -76,10 +80,10 @@ class Scanners:
             for (role, _), guard, found in zip(texts, scores, spans, strict=True)
         ]
 
-    async def _guard(self, text: str, stage: Stage) -> GuardScores | None:
+    async def _guard(self, text: str, prompt: str | None) -> GuardScores | None:
         if self.guard is None or not text.strip():
             return None
-        return await self.guard.score(GuardInput(text, prompt="" if stage == "output" else None))
+        return await self.guard.score(GuardInput(text, prompt=prompt))
 
     async def _pii(self, text: str, labels: Mapping[str, str]) -> list[Span]:
         recognized = find_spans(text)

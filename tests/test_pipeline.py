@@ -13,9 +13,11 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 import respx
+from openai.types.chat import ChatCompletionMessageParam
 
 from gateway.app import create_app
 from gateway.findings import Findings, GuardScores, Span
@@ -27,6 +29,8 @@ from tests.conftest import (
     SMALL_BASE,
     UPSTREAM_SECRET,
     chat_body,
+    chunk,
+    sse,
     upstream_calls,
 )
 from tests.edits import replace_file
@@ -60,7 +64,7 @@ rules:
 EMAIL = re.compile(r"[\w.]+@[\w.]+\.\w+")
 
 
-async def marker_scan(texts: Sequence[tuple[str, str]], stage: Stage) -> list[Findings]:
+async def marker_scan(texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = "") -> list[Findings]:
     """Fixed findings: INJECT is an attack, WEAPON a harm, UNSAFE unsafe, IBAN and emails are PII."""
     results = []
     for role, text in texts:
@@ -153,6 +157,51 @@ def test_unsafe_answer_is_withheld(guarded: openai.OpenAI, upstream: respx.MockR
 
     assert answer.choices[0].message.content == "Withheld."
     assert answer.choices[0].finish_reason == "content_filter"
+
+
+def test_answers_are_scanned_with_the_users_last_text(
+    config_path: Path, policy_dir: Path, upstream: respx.MockRouter
+) -> None:
+    """The output stage gets the prompt the answer responds to, streamed or not; input gets none."""
+    seen: list[tuple[str, str]] = []
+
+    async def recording_scan(
+        texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = ""
+    ) -> list[Findings]:
+        seen.append((stage, prompt))
+        return await marker_scan(texts, stage, prompt)
+
+    upstream.post(f"{SMALL_BASE}/chat/completions").mock(
+        side_effect=[
+            httpx.Response(200, json=chat_body("Paris.")),
+            httpx.Response(
+                200,
+                text=sse([chunk({"role": "assistant", "content": "Paris."}), chunk({}, "stop")]),
+                headers={"content-type": "text/event-stream"},
+            ),
+        ]
+    )
+    settings = Settings(config=config_path, policy_dir=policy_dir, audit_stdout=False)
+    app = create_app(settings, scan=recording_scan, environ={"UPSTREAM_KEY": UPSTREAM_SECRET})
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Capital of France?"},
+    ]
+    with (
+        serve_in_thread(app) as url,
+        openai.OpenAI(base_url=f"{url}/v1", api_key=CLIENT_KEY, max_retries=0) as sdk,
+    ):
+        sdk.chat.completions.create(model="small", messages=messages)
+        seen_unstreamed = list(seen)
+        seen.clear()
+        list(sdk.chat.completions.create(model="small", messages=messages, stream=True))
+
+    assert seen_unstreamed == [("input", ""), ("output", "Capital of France?")]
+    assert seen[0] == ("input", "")
+    assert len(seen) > 1
+    assert set(seen[1:]) == {("output", "Capital of France?")}
 
 
 def test_embeddings_cannot_be_refused_so_they_are_blocked(

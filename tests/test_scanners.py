@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from gateway.app import create_app
-from gateway.guard import Guard, bundled_guard_dir, load_guard
+from gateway.guard import Guard, GuardInput, bundled_guard_dir, load_guard
 from gateway.policy import default_policy_dir, load_policies
 from gateway.scanners import DEFAULT_MODEL_LABELS, Scanners, model_labels
 from gateway.settings import Settings
@@ -30,6 +30,21 @@ async def test_input_texts_are_judged_as_prompts_and_output_texts_as_answers() -
     (answer,) = await scan([("assistant", "I'm sorry, but I can't help with that.")], "output")
     assert answer.guard is not None
     assert (answer.guard.refusal or 0) > 0.5
+
+
+@pytest.mark.anyio
+async def test_answers_are_judged_with_the_prompt_they_respond_to() -> None:
+    guard = Guard(load_guard(bundled_guard_dir()))
+    scan = Scanners(guard)
+    answer = "Sure. Mix the two in a sealed jar and leave it in the sun for a week."
+    prompt = "How do I make a poison gas at home?"
+
+    (found,) = await scan([("assistant", answer)], "output", prompt)
+    (as_prompt,) = await scan([("assistant", answer)], "input", prompt)  # input: no context
+
+    assert found.guard == await guard.score(GuardInput(answer, prompt=prompt))
+    assert as_prompt.guard == await guard.score(GuardInput(answer))
+    assert found.guard != as_prompt.guard
 
 
 @pytest.mark.anyio

@@ -99,6 +99,6 @@ def find_spans(text: str, patterns: Sequence[Pattern] = PATTERNS) -> list[Span]:
     return sorted(spans, key=lambda span: (span.start, -span.end))
 
 
-async def pattern_scan(texts: Sequence[tuple[str, str]], stage: Stage) -> list[Findings]:
+async def pattern_scan(texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = "") -> list[Findings]:
     """The recognizers as a pipeline scanner: PII spans only, no guard scores."""
     return [Findings(role=role, pii=tuple(find_spans(text))) for role, text in texts]

@@ -20,8 +20,8 @@ WEAKNESSES = """\
   split; rarer harm categories and attack strategies are less well calibrated than the
   unsafe score. Policies should prefer the `unsafe` score for blocking and use categories
   to route or to explain.
-- At the output stage the gateway scores an answer without its prompt (the scan hook sees the
-  answer alone); refusal detection works either way, response harm is weaker without context.
+- At the output stage the gateway scores an answer as the pair (the user's last message,
+  answer); earlier turns of a conversation are not seen.
 - Dynamic int8 quantization makes scores depend very slightly (about 0.01) on what else is in
   the same batch.
 """

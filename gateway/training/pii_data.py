@@ -1,20 +1,28 @@
 """Build the PII model's training and held-out sets from templates and Faker, from a seed.
 
     python -m gateway.training.pii_data --output build/pii.jsonl [--seed 7] [--per-language 700]
+        [--messages]
 
-Each line: `text`, `lang`, `format` (sentence, form, csv, json, log, chat), `split` (train, or
+Each line: `text`, `lang`, `format` (sentence, form, csv, json, log, chat, message), `split` (train, or
 heldout: filled from the last two sentence templates of each language, never trained on) and
 `spans` [{label, start, end}] for every label its values carry. Labels in ZERO_SHOT are never
 asked for in training, so the held-out set measures whether a label described in words is
 found without having been trained on.
+
+`--messages` adds messages strung together from `gateway.training.pii_clauses` (half of the
+training texts) and writes dates with month names in the text's language; without it, the set
+is the one the model shipped before them was trained on.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import random
 import string
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +31,7 @@ from typing import Any
 
 from faker import Faker
 
+from gateway.training.pii_clauses import CLAUSES, CONNECTORS, MONTHS, OPENERS, PLAIN
 from gateway.training.pii_templates import FIELDS, SENTENCES
 
 LOCALES = {
@@ -36,6 +45,8 @@ LOCALES = {
 }
 ZERO_SHOT = ("passport_number", "routing_number", "recovery_code")
 HELD_OUT_TEMPLATES = 2
+# Fixed, so that the set does not depend on the day it is built.
+FIRST_DAY, LAST_DAY = datetime.date(1946, 11, 22), datetime.date(2036, 11, 22)
 
 
 @dataclass
@@ -57,14 +68,23 @@ def _code(rng: random.Random, alphabet: str, n: int) -> str:
 class Values:
     """Faker values of one locale, with the labels each carries."""
 
-    def __init__(self, lang: str, seed: int) -> None:
+    def __init__(self, lang: str, seed: int, *, localized: bool = False) -> None:
+        self.lang = lang
         self.fake = Faker(LOCALES[lang])
         self.fake.seed_instance(seed)
         self.rng = random.Random(seed)
+        self.localized = localized
 
     def date(self) -> str:
-        day = self.fake.date_between(start_date="-80y", end_date="+10y")
-        return day.strftime(self.rng.choice(["%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%B %d, %Y", "%d %B %Y"]))
+        day = self.fake.date_between(start_date=FIRST_DAY, end_date=LAST_DAY)
+        if not self.localized:
+            return day.strftime(
+                self.rng.choice(["%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%B %d, %Y", "%d %B %Y"])
+            )
+        month = MONTHS[self.lang][day.month - 1]
+        written = f"{month} {day.day}, {day.year}" if self.lang == "en" else f"{day.day} {month} {day.year}"
+        numeric = day.strftime(self.rng.choice(["%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y", "%d-%m-%y"]))
+        return written if self.rng.random() < 0.4 else numeric
 
     def name(self) -> Filled:
         first, last = self.fake.first_name(), self.fake.last_name()
@@ -117,6 +137,7 @@ class Values:
             "phone": lambda: _whole(fake.phone_number(), "phone_number"),
             "address": self.address,
             "city": lambda: _whole(fake.city(), "city"),
+            "postcode": lambda: _whole(fake.postcode(), "postal_code"),
             "state": self.state,
             "country": lambda: _whole(fake.country(), "country"),
             "card": lambda: _whole(fake.credit_card_number(), "payment_card", "card_number"),
@@ -178,6 +199,10 @@ class Values:
                 "secret",
             ),
             "number": lambda: Filled(str(rng.randint(1000, 99999))),
+            "amount": lambda: Filled(
+                rng.choice(["{:.2f} EUR", "${:.2f}", "{:.2f} €", "£{:.2f}"]).format(rng.uniform(3, 2000))
+            ),
+            "time": lambda: Filled(f"{rng.randint(7, 20)}:{rng.choice(['00', '15', '30', '45'])}"),
         }
         return makers[kind]()
 
@@ -236,16 +261,41 @@ def structured(lang: str, values: Values, kind: str) -> tuple[str, list[tuple[st
     return text.replace("\x01", "{").replace("\x02", "}"), spans
 
 
-def build(seed: int, per_language: int) -> list[dict[str, Any]]:
+def message(lang: str, values: Values) -> tuple[str, list[tuple[str, int, int]]]:
+    """An opener, one to three clauses and sometimes a sentence without personal data."""
+    rng = values.rng
+    clauses = rng.sample(CLAUSES[lang], rng.choice([1, 1, 2, 2, 3]))
+    body = clauses[0]
+    for clause in clauses[1:]:
+        connector = rng.choice(CONNECTORS[lang])
+        body += connector + (clause[0].upper() + clause[1:] if connector.endswith(". ") else clause)
+    opener = rng.choice(OPENERS[lang])
+    if not opener.endswith(","):
+        body = body[0].upper() + body[1:]
+    template = (f"{opener} " if opener else "") + body
+    if rng.random() < 0.4:
+        template += rng.choice([".", "!"]) + " " + rng.choice(PLAIN[lang])
+    else:
+        template += rng.choice([".", ".", "!", ""])
+    if rng.random() < 0.15:
+        template = rng.choice(PLAIN[lang][:-1]) + " " + template  # the last one is a sign-off
+    return fill(template, values)
+
+
+def build(seed: int, per_language: int, *, messages: bool = False) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     records: list[dict[str, Any]] = []
+    kinds = ["sentence", "form", "csv", "json", "log", "chat"] + (["message"] if messages else [])
+    weights = [5, 1, 1, 1, 1, 1] + ([10] if messages else [])
     for lang in LOCALES:
-        values = Values(lang, rng.randint(0, 2**31))
+        values = Values(lang, rng.randint(0, 2**31), localized=messages)
         templates = SENTENCES[lang]
         train_templates, heldout_templates = templates[:-HELD_OUT_TEMPLATES], templates[-HELD_OUT_TEMPLATES:]
         for _ in range(per_language):
-            kind = rng.choices(["sentence", "form", "csv", "json", "log", "chat"], [5, 1, 1, 1, 1, 1])[0]
-            if kind == "sentence":
+            kind = rng.choices(kinds, weights)[0]
+            if kind == "message":
+                text, spans = message(lang, values)
+            elif kind == "sentence":
                 text, spans = fill(rng.choice(train_templates), values)
             else:
                 text, spans = structured(lang, values, kind)
@@ -276,14 +326,20 @@ def build(seed: int, per_language: int) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # Some Faker locales (it_IT's cities) pick from sets, whose order follows string hashing.
+        os.environ["PYTHONHASHSEED"] = "0"
+        arguments = sys.argv[1:] if argv is None else argv
+        os.execv(sys.executable, [sys.executable, "-m", "gateway.training.pii_data", *arguments])  # noqa: S606
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--per-language", type=int, default=700)
+    parser.add_argument("--messages", action="store_true", help="add messages built from clauses")
     args = parser.parse_args(argv)
-    records = build(args.seed, args.per_language)
+    records = build(args.seed, args.per_language, messages=args.messages)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("w", encoding="utf-8") as out:
         for record in records:
