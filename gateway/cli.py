@@ -91,6 +91,20 @@ def _load_policy_dir(args: argparse.Namespace) -> tuple[Path, Any] | None:
     return None
 
 
+def _policy_test_scanner(args: argparse.Namespace, policies: Any) -> Any:
+    """The gateway's scanner for the cases' `text`: guard and recognizers, PII model on request."""
+    from gateway.guard import Guard, bundled_guard_dir, load_guard
+    from gateway.pii.model import bundled_pii_dir, load_pii_model
+    from gateway.pii.service import PiiFinder
+    from gateway.scanners import Scanners, model_labels
+
+    guard = None if args.no_guard else Guard(load_guard(bundled_guard_dir()))
+    pii = PiiFinder(load_pii_model(bundled_pii_dir())) if args.pii_model else None
+    custom = {k: v for labels in policies.custom_labels.values() for k, v in labels.items()}
+    labels = model_labels(policies.pii_labels(), custom, pii.model.descriptions if pii else {})
+    return Scanners(guard, pii, lambda: labels)
+
+
 def _policy_check(args: argparse.Namespace) -> int:
     loaded = _load_policy_dir(args)
     if loaded is None:
@@ -114,10 +128,8 @@ def _policy_test(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     directory, policies = loaded
-    from gateway.pii import find_spans
-
     try:
-        results = run_policy_tests(directory, policies, find_spans)
+        results = run_policy_tests(directory, policies, _policy_test_scanner(args, policies))
     except ConfigError as exc:
         print(f"{exc.path}: " + "; ".join(exc.problems), file=sys.stderr)
         return 1
@@ -402,6 +414,13 @@ def _parser() -> argparse.ArgumentParser:
             "directory", type=Path, nargs="?", help="policy directory (default: the bundled one)"
         )
         command.add_argument("--config", type=Path, help="gateway YAML, to check model aliases")
+        if name == "test":
+            command.add_argument(
+                "--no-guard", action="store_true", help="scan the cases' text with the recognizers only"
+            )
+            command.add_argument(
+                "--pii-model", action="store_true", help="also run the PII model on the cases' text"
+            )
         command.set_defaults(handler=handler)
 
     _add_audit_commands(commands)
