@@ -104,7 +104,7 @@ class Values:
 
     def address(self) -> Filled:
         street, postcode, city = (
-            self.fake.street_address().replace("\n", " "),
+            self.fake.street_address().replace("\n", " ").strip(),
             self.fake.postcode(),
             self.fake.city(),
         )

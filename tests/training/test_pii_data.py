@@ -1,0 +1,61 @@
+"""The PII model's training set: rebuilt exactly from its seed, spans that point at their values,
+held-out templates that training never sees, and dates written in the text's language."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.training.pii_clauses import CLAUSES, MONTHS
+from gateway.training.pii_data import HELD_OUT_TEMPLATES, LOCALES, ZERO_SHOT, build
+from gateway.training.pii_templates import SENTENCES
+
+
+def test_every_span_covers_a_nonempty_value_and_the_splits_are_there() -> None:
+    records = build(7, 40, messages=True)
+    assert {r["split"] for r in records} == {"train", "heldout", "zeroshot"}
+    assert {r["lang"] for r in records} == set(LOCALES)
+    assert "message" in {r["format"] for r in records}
+    for record in records:
+        for span in record["spans"]:
+            value = record["text"][span["start"] : span["end"]]
+            assert value
+            assert value == value.strip(), (record["text"], span)
+
+
+def test_held_out_sentences_are_never_in_training() -> None:
+    records = build(7, 60, messages=True)
+    for lang, templates in SENTENCES.items():
+        for template in templates[-HELD_OUT_TEMPLATES:]:
+            opening = template.split("{")[0].strip() or template.split("}")[1].split("{")[0].strip()
+            trained = [r for r in records if r["split"] == "train" and r["lang"] == lang]
+            assert not [r for r in trained if opening in r["text"]], (lang, opening)
+        assert all(template not in CLAUSES[lang] for template in templates)
+
+
+def test_zero_shot_labels_appear_only_as_values_never_as_asked_labels() -> None:
+    from gateway.training.pii_train import TRAINABLE
+
+    assert not set(ZERO_SHOT) & set(TRAINABLE)
+
+
+def test_written_out_dates_use_the_texts_language() -> None:
+    records = build(7, 80, messages=True)
+    german = " ".join(r["text"] for r in records if r["lang"] == "de")
+    english_only = [m for m in MONTHS["en"] if m not in MONTHS["de"]]
+    assert any(month in german for month in MONTHS["de"] if month not in MONTHS["en"])
+    assert not any(f" {month} " in german for month in english_only)
+
+
+def test_the_command_gives_the_same_file_twice(tmp_path: Path) -> None:
+    """Faker picks some values from sets, so the command fixes string hashing for itself."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
+    outputs = []
+    for run in ("a", "b"):
+        path = tmp_path / f"{run}.jsonl"
+        command = [sys.executable, "-m", "gateway.training.pii_data", "--output", str(path)]
+        subprocess.run([*command, "--per-language", "30", "--messages"], check=True, env=env)
+        outputs.append(path.read_bytes())
+    assert outputs[0] == outputs[1]
