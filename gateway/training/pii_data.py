@@ -108,17 +108,21 @@ class Values:
             self.fake.postcode(),
             self.fake.city(),
         )
-        text = f"{street}, {postcode} {city}"
-        a, b = len(street) + 2, len(street) + 2 + len(postcode)
-        return Filled(
-            text,
-            [
-                ("address", 0, len(text)),
-                ("street_address", 0, len(street)),
-                ("postal_code", a, b),
-                ("city", b + 1, len(text)),
-            ],
-        )
+        if self.localized and self.lang == "en":  # the US order: street, city, state and ZIP
+            parts = [(street, "street_address"), (city, "city"), (self.fake.state_abbr(), "state_or_region")]
+            separators = [", ", ", ", " "]
+            parts.append((postcode, "postal_code"))
+        else:
+            parts = [(street, "street_address"), (postcode, "postal_code"), (city, "city")]
+            separators = [", ", " "]
+        if self.localized and self.rng.random() < 0.2:
+            separators[0] = "\n"  # as on an envelope or in a form
+        text, spans = parts[0][0], [(parts[0][1], 0, len(parts[0][0]))]
+        for (value, label), separator in zip(parts[1:], separators, strict=True):
+            text += separator
+            spans.append((label, len(text), len(text) + len(value)))
+            text += value
+        return Filled(text, [("address", 0, len(text)), *spans])
 
     def state(self) -> Filled:
         for method in ("state", "region", "administrative_unit", "province"):
