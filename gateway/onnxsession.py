@@ -1,12 +1,15 @@
-"""One way to open the shipped ONNX models: on the CPU, with a chosen number of threads."""
+"""What the shipped ONNX models share: a CPU session with a chosen number of threads, padded
+batches of token rows, and the sigmoid of their logits."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 
-__all__ = ["cpu_session"]
+__all__ = ["cpu_session", "padded", "sigmoid"]
 
 
 def cpu_session(path: Path, threads: int = 0) -> ort.InferenceSession:
@@ -16,3 +19,21 @@ def cpu_session(path: Path, threads: int = 0) -> ort.InferenceSession:
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def padded(rows: Sequence[tuple[Sequence[int], Sequence[int]]]) -> dict[str, np.ndarray]:
+    """`input_ids`, `token_type_ids` and `attention_mask` for (ids, token types) rows, zero padded."""
+    width = max(len(ids) for ids, _ in rows)
+    input_ids = np.zeros((len(rows), width), dtype=np.int64)
+    token_types = np.zeros_like(input_ids)
+    attention = np.zeros_like(input_ids)
+    for i, (ids, types) in enumerate(rows):
+        input_ids[i, : len(ids)] = ids
+        token_types[i, : len(ids)] = types
+        attention[i, : len(ids)] = 1
+    return {"input_ids": input_ids, "token_type_ids": token_types, "attention_mask": attention}
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float32)))
+    return probabilities

@@ -19,7 +19,7 @@ from tokenizers import Tokenizer
 
 from gateway.findings import GuardScores
 from gateway.guard.labels import OUTPUTS, head_slices
-from gateway.onnxsession import cpu_session
+from gateway.onnxsession import cpu_session, padded, sigmoid
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 
 __all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "load_guard"]
@@ -99,19 +99,8 @@ class GuardModel:
         return [self._scores(row, item.is_response) for row, item in zip(merged, items, strict=True)]
 
     def _run(self, rows: list[tuple[list[int], list[int]]]) -> np.ndarray:
-        width = max(len(ids) for ids, _ in rows)
-        input_ids = np.zeros((len(rows), width), dtype=np.int64)
-        token_types = np.zeros((len(rows), width), dtype=np.int64)
-        attention = np.zeros((len(rows), width), dtype=np.int64)
-        for i, (ids, types) in enumerate(rows):
-            input_ids[i, : len(ids)] = ids
-            token_types[i, : len(ids)] = types
-            attention[i, : len(ids)] = 1
-        (logits,) = self._session.run(
-            ["logits"], {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": token_types}
-        )
-        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float32)))
-        return probabilities
+        (logits,) = self._session.run(["logits"], padded(rows))
+        return sigmoid(logits)
 
     def _scores(self, row: np.ndarray, is_response: bool) -> GuardScores:
         harm = row[self._slices["harm"]]

@@ -22,7 +22,7 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from gateway.findings import Span
-from gateway.onnxsession import cpu_session
+from gateway.onnxsession import cpu_session, padded, sigmoid
 
 __all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows"]
 
@@ -135,26 +135,13 @@ class PiiModel:
 
     def _run(self, windows: list[Window], labels: int) -> tuple[np.ndarray, np.ndarray]:
         """Begin and inside probabilities, each (windows, text positions, labels)."""
-        width = max(len(w.ids) for w in windows)
-        ids = np.zeros((len(windows), width), dtype=np.int64)
-        types = np.zeros_like(ids)
-        attention = np.zeros_like(ids)
+        feeds = padded([(w.ids, w.types) for w in windows])
+        width = feeds["input_ids"].shape[1]
         label_mask = np.zeros((len(windows), labels, width), dtype=np.float32)
         for i, w in enumerate(windows):
-            ids[i, : len(w.ids)] = w.ids
-            types[i, : len(w.ids)] = w.types
-            attention[i, : len(w.ids)] = 1
             label_mask[i, :, : len(w.ids)] = w.label_mask
-        (logits,) = self._session.run(
-            ["logits"],
-            {
-                "input_ids": ids,
-                "attention_mask": attention,
-                "token_type_ids": types,
-                "label_mask": label_mask,
-            },
-        )
-        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float32)))
+        (logits,) = self._session.run(["logits"], {**feeds, "label_mask": label_mask})
+        probabilities = sigmoid(logits)
         # Align each window's text tokens at position 0.
         begin = np.zeros((len(windows), width, labels), dtype=np.float32)
         inside = np.zeros_like(begin)

@@ -15,8 +15,6 @@ WEAKNESSES = """\
   common words are harder; the presidio figures in the evaluation show the gap.
 - The base encoder's vocabulary is English (uncased WordPiece, accents stripped). The other
   six languages are trained and measured on synthetic text only.
-- Dates are written with English month names in every language; other date spellings are
-  less well covered.
 - Spans are whole tokens: a value glued to other characters (`name:Ana`) may come out with a
   neighbour attached or cut.
 - Labels far from anything trained (zero-shot) are found less reliably than trained ones; the
@@ -27,6 +25,12 @@ WEAKNESSES = """\
 def write_card(directory: Path) -> Path:
     meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
     training = meta["training"]
+    messages = training.get("messages", False)
+    dates = (
+        "Written-out dates use the month names of the text's language."
+        if messages
+        else "Dates are written with English month names in every language."
+    )
     report = directory / "EVAL.md"
     evaluation = (
         report.read_text(encoding="utf-8").split("\n", 1)[1].strip()
@@ -46,10 +50,11 @@ labels) on top. Released under the project's licence (Apache-2.0).
 
 ## Data
 
-`python -m gateway.training.pii_data --output build/pii.jsonl --seed {training["seed"]}`: sentences
-(chat, support tickets, requests), forms, CSV rows, JSON objects, log lines and two-message chats,
+`python -m gateway.training.pii_data --output build/pii.jsonl --seed {training["seed"]}{" --messages" if messages else ""}`:
+sentences (chat, support tickets, requests), forms, CSV rows, JSON objects, log lines and
+two-message chats{", and messages strung together from short clauses (openers, connectors, sentences without personal data, order numbers, prices and times that are not PII)" if messages else ""},
 in English, French, Spanish, German, Italian, Portuguese and Dutch, filled with Faker values of
-each locale. {training["texts"]} training texts and {training["validation_texts"]} validation texts (for the
+each locale. {dates} {training["texts"]} training texts and {training["validation_texts"]} validation texts (for the
 threshold). The held-out set uses the last two sentence templates of each language, never
 trained on. Labels never asked for in training (zero-shot): {", ".join(meta["zero_shot_labels"])}.
 

@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
             "batch_size": args.batch_size,
             "lr": args.lr,
             "seed": args.seed,
+            "messages": any(r["format"] == "message" for r in records),
         },
     }
     (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
