@@ -30,6 +30,9 @@ WEAKNESSES = """\
 def write_card(directory: Path) -> Path:
     meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
     training = meta["training"]
+    layers = (
+        f"its first {training['layers']} of 6 layers" if training.get("layers", 6) < 6 else "all 6 layers"
+    )
     report = directory / "EVAL.md"
     evaluation = (
         report.read_text(encoding="utf-8").split("\n", 1)[1].strip()
@@ -49,7 +52,7 @@ no torch at serving time.
 
 ## Base model and licence
 
-{meta["base_model"]}. 6 layers, hidden size 384, 22.7 M parameters; mean pooling and one
+{meta["base_model"]}, {layers}. Hidden size 384; mean pooling and one
 linear layer of {len(meta["outputs"])} outputs on top. The fine-tuned weights are released under
 the project's licence (Apache-2.0).
 

@@ -41,9 +41,12 @@ def base_model_dir() -> Path:
 
 
 class Guard(nn.Module):
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, layers: int | None = None) -> None:
         super().__init__()
         self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False)
+        if layers is not None:  # keep the first `layers` blocks: fewer layers, less time per token
+            self.encoder.encoder.layer = self.encoder.encoder.layer[:layers]
+            self.encoder.config.num_hidden_layers = layers
         self.dropout = nn.Dropout(0.1)
         self.head = nn.Linear(self.encoder.config.hidden_size, len(OUTPUTS))
 
@@ -205,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--layers", type=int, help="keep only the base model's first N layers")
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -214,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     validation = [e for e in examples if e["split"] == "validation"]
     base = base_model_dir()
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = Guard(base)
+    model = Guard(base, args.layers)
 
     steps = args.epochs * math.ceil(len(train) / args.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -266,6 +270,7 @@ def main(argv: list[str] | None = None) -> None:
             "lr": args.lr,
             "seed": args.seed,
             "max_length": MAX_LENGTH,
+            "layers": model.encoder.config.num_hidden_layers,
         },
     }
     (args.output / "guard.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
