@@ -12,7 +12,9 @@ from pathlib import Path
 WEAKNESSES = """\
 - The training set is small and mostly synthetic (templates written for this project plus the
   deepset prompt-injection train split). Texts far from those templates, such as long forum
-  posts, slang, or sarcasm, are judged less reliably; the evaluation report shows where.
+  posts, slang, or sarcasm, are judged less reliably: most of OpenAI's moderation samples that
+  are not harmful are still flagged (see the evaluation), and about a third of plainly harmful
+  requests phrased unlike the templates are missed (SimpleSafetyTests).
 - The base encoder's vocabulary is English (uncased WordPiece). French, Spanish, German,
   Italian, Portuguese and Dutch templates are in the training set, but accuracy in those
   languages is lower and is not measured by the public sets.
@@ -22,8 +24,11 @@ WEAKNESSES = """\
   to route or to explain.
 - At the output stage the gateway scores an answer as the pair (the user's last message,
   answer); earlier turns of a conversation are not seen.
-- Dynamic int8 quantization makes scores depend very slightly (about 0.01) on what else is in
-  the same batch.
+- Each 256-token window is mean pooled, so one short harmful sentence inside a long benign
+  text is diluted and can score below the threshold; a harmful paragraph is found wherever it
+  sits.
+- Dynamic int8 quantization scales activations per batch, so a text's scores move slightly
+  (up to a few hundredths) with what else is in the same batch.
 """
 
 
@@ -67,8 +72,10 @@ education, medical and legal questions); statements (hate, threats, self-harm di
 explicit content) beside ordinary statements about the same subjects; every attack strategy
 wrapped around harmful or harmless payloads, alone and stacked, and injections hidden inside
 long documents; long benign texts (pieces of Python's documentation, PSF licence, and Faker's
-word salad in seven languages); refusals and compliant answers to harmful and benign requests in
-seven languages; and the train split of deepset/prompt-injections (Apache-2.0, English and
+word salad in seven languages); safe questions that sound alarming (definitions, history, public
+facts, homonyms such as "kill a process") and informal benign statements; refusals in many styles,
+partial refusals (a refusal followed by general information) and long compliant answers, to
+harmful and benign requests in seven languages; and the train split of deepset/prompt-injections (Apache-2.0, English and
 German). The validation split holds out whole intents and templates, so validation figures are
 on phrasings never trained on. No evaluation set below was trained on.
 

@@ -268,10 +268,9 @@ def responses(rng: random.Random) -> Iterator[Example]:
             yield Example(prompt(intent, lang), lang, text, 0, [], None, 0, text)
 
 
-def extended(rng: random.Random) -> Iterator[Example]:
-    """Added after the shipped model was trained (`--extended`): safe questions that sound
-    alarming (definitions, history, public facts, homonyms), informal benign statements, more
-    refusal styles, long compliant answers and partial refusals."""
+def over_refusal_traps(rng: random.Random) -> Iterator[Example]:
+    """Safe questions that sound alarming (definitions, history, public facts, homonyms),
+    informal benign statements, more refusal styles, long compliant answers and partial refusals."""
     for frame in P.DEFINITION_FRAMES:
         for word in P.DEFINITION_WORDS:
             if rng.random() < 0.5:
@@ -298,7 +297,7 @@ def extended(rng: random.Random) -> Iterator[Example]:
         yield Example(request, "en", intent, 0, [], None, 1, partial)
 
 
-def build(seed: int, deepset_train: Path | None = None, *, extended_set: bool = False) -> list[Example]:
+def build(seed: int, deepset_train: Path | None = None) -> list[Example]:
     rng = random.Random(seed)
     examples = [
         *requests(rng),
@@ -307,9 +306,8 @@ def build(seed: int, deepset_train: Path | None = None, *, extended_set: bool = 
         *attacks(rng),
         *responses(rng),
         *long_texts(rng),
+        *over_refusal_traps(rng),
     ]
-    if extended_set:
-        examples += list(extended(rng))
     if deepset_train is not None:
         examples += list(deepset(deepset_train))
     for example in examples:
@@ -325,11 +323,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--deepset-train", type=Path, help="deepset/prompt-injections train.csv to mix in")
-    parser.add_argument(
-        "--extended", action="store_true", help="add the examples written after the shipped model"
-    )
     args = parser.parse_args(argv)
-    examples = build(args.seed, args.deepset_train, extended_set=args.extended)
+    examples = build(args.seed, args.deepset_train)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("w", encoding="utf-8") as out:
         for example in examples:
