@@ -44,7 +44,8 @@ def test_unknown_policy_in_a_case_is_an_error(tmp_path: Path) -> None:
 def test_shipped_policies_pass_their_tests(directory: Path) -> None:
     """The bundled default and the documented examples validate against the bundled config and pass."""
     aliases = list(load_config(None).models)
-    results = run_policy_tests(directory, load_policies(directory, aliases), pattern_scan)
+    scan = Scanners(Guard(load_guard(bundled_guard_dir())))  # as `shieldgate policy test` does
+    results = run_policy_tests(directory, load_policies(directory, aliases), scan)
     assert results
     assert [r.name for r in results if not r.passed] == []
 
