@@ -240,6 +240,7 @@ def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
         "direct",
         "shieldgate (guard, cache cold)",
         "shieldgate (guard, cache warm)",
+        "shieldgate (guard + PII model, cold)",
         "shieldgate (scanning off)",
     }
     for cases in targets.values():

@@ -204,12 +204,13 @@ def run(levels: list[int], requests: int, litellm: bool, output: Path | None) ->
         upstream_process("The capital of France is Paris.", 0.0) as upstream,
     ):
         targets["direct"] = _measure(upstream, None, levels, requests)
-        for name, guardrails, distinct in (
-            ("shieldgate (guard, cache cold)", "true", True),
-            ("shieldgate (guard, cache warm)", "true", False),
-            ("shieldgate (scanning off)", "false", False),
+        for name, guardrails, pii, distinct in (
+            ("shieldgate (guard, cache cold)", "true", "false", True),
+            ("shieldgate (guard, cache warm)", "true", "false", False),
+            ("shieldgate (guard + PII model, cold)", "true", "true", True),
+            ("shieldgate (scanning off)", "false", "false", False),
         ):
-            with gateway_process(upstream, Path(workdir), guardrails=guardrails) as (gateway, pid):
+            with gateway_process(upstream, Path(workdir), guardrails=guardrails, pii=pii) as (gateway, pid):
                 targets[name] = _measure(gateway, pid, levels, requests, distinct=distinct)
         if litellm:
             with _litellm_proxy(upstream, Path(workdir)) as (proxy, pid):
