@@ -50,11 +50,12 @@ labels) on top. Released under the project's licence (Apache-2.0).
 
 ## Data
 
-`python -m gateway.training.pii_data --output build/pii.jsonl --seed {training["seed"]}{" --messages" if messages else ""}`:
+`python -m gateway.training.pii_data --output build/pii.jsonl --seed {training["seed"]}`:
 sentences (chat, support tickets, requests), forms, CSV rows, JSON objects, log lines and
 two-message chats{", and messages strung together from short clauses (openers, connectors, sentences without personal data, order numbers, prices and times that are not PII)" if messages else ""},
 in English, French, Spanish, German, Italian, Portuguese and Dutch, filled with Faker values of
-each locale. {dates} {training["texts"]} training texts and {training["validation_texts"]} validation texts (for the
+each locale. {dates} {training.get("data_note", "")}
+{training["texts"]} training texts and {training["validation_texts"]} validation texts (for the
 threshold). The held-out set uses the last two sentence templates of each language, never
 trained on. Labels never asked for in training (zero-shot): {", ".join(meta["zero_shot_labels"])}.
 

@@ -1,7 +1,6 @@
 """Build the PII model's training and held-out sets from templates and Faker, from a seed.
 
     python -m gateway.training.pii_data --output build/pii.jsonl [--seed 7] [--per-language 700]
-        [--messages]
 
 Each line: `text`, `lang`, `format` (sentence, form, csv, json, log, chat, message), `split` (train, or
 heldout: filled from the last two sentence templates of each language, never trained on) and
@@ -9,9 +8,9 @@ heldout: filled from the last two sentence templates of each language, never tra
 asked for in training, so the held-out set measures whether a label described in words is
 found without having been trained on.
 
-`--messages` adds messages strung together from `gateway.training.pii_clauses` (half of the
-training texts) and writes dates with month names in the text's language; without it, the set
-is the one the model shipped before them was trained on.
+About half of the training texts are messages strung together from
+`gateway.training.pii_clauses`; written-out dates use the month names of the text's language,
+and US addresses are in US order. The same seed gives the same file, byte for byte.
 """
 
 from __future__ import annotations
@@ -47,6 +46,7 @@ ZERO_SHOT = ("passport_number", "routing_number", "recovery_code")
 HELD_OUT_TEMPLATES = 2
 # Fixed, so that the set does not depend on the day it is built.
 FIRST_DAY, LAST_DAY = datetime.date(1946, 11, 22), datetime.date(2036, 11, 22)
+CARDS_FROM, CARDS_UNTIL = datetime.datetime(2026, 11, 23), datetime.datetime(2036, 11, 23)
 
 
 @dataclass
@@ -68,19 +68,14 @@ def _code(rng: random.Random, alphabet: str, n: int) -> str:
 class Values:
     """Faker values of one locale, with the labels each carries."""
 
-    def __init__(self, lang: str, seed: int, *, localized: bool = False) -> None:
+    def __init__(self, lang: str, seed: int) -> None:
         self.lang = lang
         self.fake = Faker(LOCALES[lang])
         self.fake.seed_instance(seed)
         self.rng = random.Random(seed)
-        self.localized = localized
 
     def date(self) -> str:
         day = self.fake.date_between(start_date=FIRST_DAY, end_date=LAST_DAY)
-        if not self.localized:
-            return day.strftime(
-                self.rng.choice(["%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%B %d, %Y", "%d %B %Y"])
-            )
         month = MONTHS[self.lang][day.month - 1]
         written = f"{month} {day.day}, {day.year}" if self.lang == "en" else f"{day.day} {month} {day.year}"
         numeric = day.strftime(self.rng.choice(["%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y", "%d-%m-%y"]))
@@ -108,14 +103,14 @@ class Values:
             self.fake.postcode(),
             self.fake.city(),
         )
-        if self.localized and self.lang == "en":  # the US order: street, city, state and ZIP
+        if self.lang == "en":  # the US order: street, city, state and ZIP
             parts = [(street, "street_address"), (city, "city"), (self.fake.state_abbr(), "state_or_region")]
             separators = [", ", ", ", " "]
             parts.append((postcode, "postal_code"))
         else:
             parts = [(street, "street_address"), (postcode, "postal_code"), (city, "city")]
             separators = [", ", " "]
-        if self.localized and self.rng.random() < 0.2:
+        if self.rng.random() < 0.2:
             separators[0] = "\n"  # as on an envelope or in a form
         text, spans = parts[0][0], [(parts[0][1], 0, len(parts[0][0]))]
         for (value, label), separator in zip(parts[1:], separators, strict=True):
@@ -145,7 +140,9 @@ class Values:
             "state": self.state,
             "country": lambda: _whole(fake.country(), "country"),
             "card": lambda: _whole(fake.credit_card_number(), "payment_card", "card_number"),
-            "card_expiry": lambda: _whole(fake.credit_card_expire(), "card_expiry"),
+            "card_expiry": lambda: _whole(
+                fake.credit_card_expire(start=CARDS_FROM, end=CARDS_UNTIL), "card_expiry"
+            ),
             "card_cvv": lambda: _whole(fake.credit_card_security_code(), "card_cvv"),
             "date_of_birth": lambda: _whole(self.date(), "date_of_birth", "sensitive_date"),
             "expiration_date": lambda: _whole(self.date(), "expiration_date"),
@@ -286,13 +283,13 @@ def message(lang: str, values: Values) -> tuple[str, list[tuple[str, int, int]]]
     return fill(template, values)
 
 
-def build(seed: int, per_language: int, *, messages: bool = False) -> list[dict[str, Any]]:
+def build(seed: int, per_language: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     records: list[dict[str, Any]] = []
-    kinds = ["sentence", "form", "csv", "json", "log", "chat"] + (["message"] if messages else [])
-    weights = [5, 1, 1, 1, 1, 1] + ([10] if messages else [])
+    kinds = ["sentence", "form", "csv", "json", "log", "chat", "message"]
+    weights = [5, 1, 1, 1, 1, 1, 10]
     for lang in LOCALES:
-        values = Values(lang, rng.randint(0, 2**31), localized=messages)
+        values = Values(lang, rng.randint(0, 2**31))
         templates = SENTENCES[lang]
         train_templates, heldout_templates = templates[:-HELD_OUT_TEMPLATES], templates[-HELD_OUT_TEMPLATES:]
         for _ in range(per_language):
@@ -341,9 +338,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--per-language", type=int, default=700)
-    parser.add_argument("--messages", action="store_true", help="add messages built from clauses")
     args = parser.parse_args(argv)
-    records = build(args.seed, args.per_language, messages=args.messages)
+    records = build(args.seed, args.per_language)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with args.output.open("w", encoding="utf-8") as out:
         for record in records:

@@ -14,7 +14,7 @@ from gateway.training.pii_templates import SENTENCES
 
 
 def test_every_span_covers_a_nonempty_value_and_the_splits_are_there() -> None:
-    records = build(7, 40, messages=True)
+    records = build(7, 40)
     assert {r["split"] for r in records} == {"train", "heldout", "zeroshot"}
     assert {r["lang"] for r in records} == set(LOCALES)
     assert "message" in {r["format"] for r in records}
@@ -26,7 +26,7 @@ def test_every_span_covers_a_nonempty_value_and_the_splits_are_there() -> None:
 
 
 def test_held_out_sentences_are_never_in_training() -> None:
-    records = build(7, 60, messages=True)
+    records = build(7, 60)
     for lang, templates in SENTENCES.items():
         for template in templates[-HELD_OUT_TEMPLATES:]:
             opening = template.split("{")[0].strip() or template.split("}")[1].split("{")[0].strip()
@@ -42,7 +42,7 @@ def test_zero_shot_labels_appear_only_as_values_never_as_asked_labels() -> None:
 
 
 def test_written_out_dates_use_the_texts_language() -> None:
-    records = build(7, 80, messages=True)
+    records = build(7, 80)
     german = " ".join(r["text"] for r in records if r["lang"] == "de")
     english_only = [m for m in MONTHS["en"] if m not in MONTHS["de"]]
     assert any(month in german for month in MONTHS["de"] if month not in MONTHS["en"])
@@ -56,6 +56,6 @@ def test_the_command_gives_the_same_file_twice(tmp_path: Path) -> None:
     for run in ("a", "b"):
         path = tmp_path / f"{run}.jsonl"
         command = [sys.executable, "-m", "gateway.training.pii_data", "--output", str(path)]
-        subprocess.run([*command, "--per-language", "30", "--messages"], check=True, env=env)
+        subprocess.run([*command, "--per-language", "30"], check=True, env=env)
         outputs.append(path.read_bytes())
     assert outputs[0] == outputs[1]
