@@ -46,7 +46,7 @@ from gateway.pipeline import PolicyHooks, Scan
 from gateway.policy import PolicyStore, default_policy_dir
 from gateway.ratelimit import RateLimiter
 from gateway.requestlog import RequestLog
-from gateway.scanners import Scanners, model_labels
+from gateway.scanners import Scanners, policy_model_labels
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.upstream import Upstream
@@ -147,8 +147,7 @@ def _scanners(guard: Guard | None, pii: PiiFinder | None, policies: PolicyStore)
     def labels() -> dict[str, str]:
         current = policies.current
         if last[0] is not current:  # once per policy reload, not once per request
-            custom = {k: v for labels in current.custom_labels.values() for k, v in labels.items()}
-            last[:] = [current, model_labels(current.pii_labels(), custom, descriptions)]
+            last[:] = [current, policy_model_labels(current, descriptions)]
         asked: dict[str, str] = last[1]
         return asked
 

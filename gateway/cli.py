@@ -96,12 +96,11 @@ def _policy_test_scanner(args: argparse.Namespace, policies: Any) -> Any:
     from gateway.guard import Guard, bundled_guard_dir, load_guard
     from gateway.pii.model import bundled_pii_dir, load_pii_model
     from gateway.pii.service import PiiFinder
-    from gateway.scanners import Scanners, model_labels
+    from gateway.scanners import Scanners, policy_model_labels
 
     guard = None if args.no_guard else Guard(load_guard(bundled_guard_dir()))
     pii = PiiFinder(load_pii_model(bundled_pii_dir())) if args.pii_model else None
-    custom = {k: v for labels in policies.custom_labels.values() for k, v in labels.items()}
-    labels = model_labels(policies.pii_labels(), custom, pii.model.descriptions if pii else {})
+    labels = policy_model_labels(policies, pii.model.descriptions if pii else {})
     return Scanners(guard, pii, lambda: labels)
 
 

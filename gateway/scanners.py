@@ -18,9 +18,10 @@ from gateway.guard import Guard, GuardInput
 from gateway.pii import find_spans
 from gateway.pii.merge import merge_spans
 from gateway.pii.service import PiiFinder
+from gateway.policy.loader import PolicySet
 from gateway.policy.model import Stage
 
-__all__ = ["DEFAULT_MODEL_LABELS", "RECOGNIZED", "Scanners", "model_labels"]
+__all__ = ["DEFAULT_MODEL_LABELS", "RECOGNIZED", "Scanners", "model_labels", "policy_model_labels"]
 
 # Found by the validated recognizers (gateway/pii/patterns.py); the model is not asked for them.
 RECOGNIZED = frozenset(
@@ -51,6 +52,12 @@ def model_labels(
         label: custom.get(label) or descriptions.get(label) or label.replace("_", " ")
         for label in sorted(wanted)
     }
+
+
+def policy_model_labels(policies: PolicySet, descriptions: Mapping[str, str]) -> dict[str, str]:
+    """`model_labels` for what `policies` name, their own custom labels described as they say."""
+    custom = {k: v for labels in policies.custom_labels.values() for k, v in labels.items()}
+    return model_labels(policies.pii_labels(), custom, descriptions)
 
 
 class Scanners:

@@ -104,9 +104,13 @@ class Values:
             self.fake.city(),
         )
         if self.lang == "en":  # the US order: street, city, state and ZIP
-            parts = [(street, "street_address"), (city, "city"), (self.fake.state_abbr(), "state_or_region")]
+            parts = [
+                (street, "street_address"),
+                (city, "city"),
+                (self.fake.state_abbr(), "state_or_region"),
+                (postcode, "postal_code"),
+            ]
             separators = [", ", ", ", " "]
-            parts.append((postcode, "postal_code"))
         else:
             parts = [(street, "street_address"), (postcode, "postal_code"), (city, "city")]
             separators = [", ", " "]
