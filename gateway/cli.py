@@ -343,6 +343,23 @@ def _bench_overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_profile(args: argparse.Namespace) -> int:
+    from gateway.bench.profile import run
+
+    if not 1 <= args.requests <= 10_000 or not 1 <= args.concurrency <= 256:
+        print("shieldgate: --requests must be 1-10000 and --concurrency 1-256", file=sys.stderr)
+        return 2
+    if not 10 <= args.rate <= 1000:
+        print("shieldgate: --rate must be between 10 and 1000 samples a second", file=sys.stderr)
+        return 2
+    try:
+        run(args.requests, args.concurrency, args.stream, args.rate, args.pii, args.output)
+    except RuntimeError as exc:
+        print(f"shieldgate: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _bench_guard(args: argparse.Namespace) -> int:
     from gateway.bench.guard import run
 
@@ -456,6 +473,14 @@ def _parser() -> argparse.ArgumentParser:
     overhead.add_argument("--no-litellm", action="store_true", help="skip LiteLLM's proxy (no install)")
     overhead.add_argument("--output", type=Path, help="write the figures as JSON")
     overhead.set_defaults(handler=_bench_overhead)
+    profile = bench.add_parser("profile", help="where a guarded request's time goes (py-spy samples)")
+    profile.add_argument("--requests", type=int, default=300, help="requests sampled (default 300)")
+    profile.add_argument("--concurrency", type=int, default=1, help="requests at a time (default 1)")
+    profile.add_argument("--stream", action="store_true", help="streamed answers")
+    profile.add_argument("--pii", action="store_true", help="also run the PII model")
+    profile.add_argument("--rate", type=int, default=100, help="samples a second (default 100)")
+    profile.add_argument("--output", type=Path, help="keep py-spy's raw stacks in this file")
+    profile.set_defaults(handler=_bench_profile)
     guard = bench.add_parser("guard", help="latency and throughput of the guard model alone")
     guard.add_argument("--tokens", type=int, default=128, help="prompt length in tokens (default 128)")
     guard.add_argument("--runs", type=int, default=200, help="scored prompts per measurement")

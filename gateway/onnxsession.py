@@ -13,10 +13,16 @@ __all__ = ["cpu_session", "padded", "sigmoid"]
 
 
 def cpu_session(path: Path, threads: int = 0) -> ort.InferenceSession:
-    """An InferenceSession on `path`; `threads` onnxruntime threads per call (0: one per core)."""
+    """An InferenceSession on `path`; `threads` onnxruntime threads per call (0: one per core).
+
+    The pool's threads sleep between calls instead of spinning: in the gateway the model
+    shares the cores with the event loop, which a spinning thread would slow down
+    (docs/PERFORMANCE.md has the measurement).
+    """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 

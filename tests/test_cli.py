@@ -267,3 +267,33 @@ def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
             assert [row["concurrency"] for row in figures["concurrent"]] == [1, 4]
         else:
             assert figures["64_tokens_one_thread"]["p99_ms"] >= figures["64_tokens_one_thread"]["p50_ms"]
+
+
+def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
+    """`shieldgate bench profile` attaches py-spy, prints CPU per request by part, keeps the stacks."""
+    output = tmp_path / "stacks.txt"
+    result = subprocess.run(
+        [*SHIELDGATE, "bench", "profile", "--requests", "20", "--rate", "200", "--output", str(output)],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "20 requests (json, 1 at a time, 0 failed)" in result.stdout
+    assert "model inference (onnxruntime)" in result.stdout
+    stacks = output.read_text()
+    assert "gateway/upstream.py" in stacks  # the event loop was sampled while it called upstream
+    assert "onnxruntime" in stacks  # and the guard while it scored
+
+
+def test_bench_profile_rejects_a_rate_out_of_range() -> None:
+    result = subprocess.run(
+        [*SHIELDGATE, "bench", "profile", "--rate", "5"],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "--rate must be between 10 and 1000" in result.stderr

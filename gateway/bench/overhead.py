@@ -16,16 +16,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
-from gateway.bench.processes import free_port, gateway_process, running, upstream_process
+from gateway.bench.load import load, percentile
+from gateway.bench.processes import Usage, free_port, gateway_process, running, upstream_process
 
 __all__ = ["run"]
 
@@ -86,108 +85,19 @@ def _litellm_proxy(upstream: str, workdir: Path) -> Iterator[tuple[str, int]]:
         yield f"http://127.0.0.1:{port}/v1", child.pid
 
 
-class _Usage:
-    """CPU seconds and peak resident memory of a process (and its children), from /proc."""
-
-    def __init__(self, pid: int | None) -> None:
-        self.pid = pid
-        self.cpu_start = self._cpu()
-
-    def _pids(self) -> list[int]:
-        if self.pid is None:
-            return []
-        pids = [self.pid]
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
-        return pids
-
-    def _cpu(self) -> float:
-        ticks = 0
-        for pid in self._pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime + stime
-        return ticks / os.sysconf("SC_CLK_TCK")
-
-    def cpu_seconds(self) -> float:
-        return round(self._cpu() - self.cpu_start, 3)
-
-    def peak_mib(self) -> float:
-        peak = 0
-        for pid in self._pids():
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak += int(line.split()[1])
-        return round(peak / 1024, 1)
-
-
-async def _load(
-    url: str, concurrency: int, requests: int, stream: bool, key: str, distinct: bool = False
-) -> tuple[list[float], float, int]:
-    """Latencies (ms) of `requests` calls made `concurrency` at a time; wall seconds; failures.
-
-    With `distinct`, every prompt is new (the guard's verdict cache never has it); otherwise
-    every request asks the same question.
-    """
-    salt = secrets.token_hex(4)
-
-    def body(i: int) -> dict[str, Any]:
-        question = (
-            f"What is the capital of France? (request {salt}-{i})"
-            if distinct
-            else "What is the capital of France?"
-        )
-        return {"model": "small", "stream": stream, "messages": [{"role": "user", "content": question}]}
-
-    latencies: list[float] = []
-    failures = 0
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(requests):
-        queue.put_nowait(i)
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal failures
-        while not queue.empty():
-            i = queue.get_nowait()
-            started = time.perf_counter()
-            try:
-                response = await client.post(
-                    f"{url}/chat/completions", json=body(i), headers={"Authorization": f"Bearer {key}"}
-                )
-                ok = response.status_code == 200 and (not stream or response.text.rstrip().endswith("[DONE]"))
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                latencies.append((time.perf_counter() - started) * 1000)
-            else:
-                failures += 1
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        wall = time.perf_counter() - started
-    return latencies, wall, failures
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 def _measure(
     url: str, pid: int | None, levels: list[int], requests: int, key: str = "sk-bench", distinct: bool = False
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for stream in (False, True):
-        asyncio.run(_load(url, 4, 20, stream, key, distinct))  # warm up connections and caches
+        asyncio.run(load(url, 4, 20, stream, key, distinct))  # warm up connections and caches
         for concurrency in levels:
-            usage = _Usage(pid)
-            latencies, wall, failures = asyncio.run(_load(url, concurrency, requests, stream, key, distinct))
+            usage = Usage(pid)
+            latencies, wall, failures = asyncio.run(load(url, concurrency, requests, stream, key, distinct))
             results[f"{'stream' if stream else 'json'}@{concurrency}"] = {
                 "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
-                "p95_ms": round(_percentile(latencies, 0.95), 2),
-                "p99_ms": round(_percentile(latencies, 0.99), 2),
+                "p95_ms": round(percentile(latencies, 0.95), 2),
+                "p99_ms": round(percentile(latencies, 0.99), 2),
                 "rps": round(len(latencies) / wall, 1),
                 "failed": failures,
                 "cpu_s": usage.cpu_seconds() if pid else None,

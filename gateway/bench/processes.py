@@ -15,7 +15,7 @@ from typing import IO
 import httpx
 import yaml
 
-__all__ = ["free_port", "gateway_process", "running", "upstream_process"]
+__all__ = ["Usage", "free_port", "gateway_process", "running", "upstream_process"]
 
 
 def free_port() -> int:
@@ -102,3 +102,38 @@ def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[t
     args = [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--port", str(port)]
     with running(args, f"http://127.0.0.1:{port}/readyz", env) as child:
         yield f"http://127.0.0.1:{port}/v1", child.pid
+
+
+class Usage:
+    """CPU seconds and peak resident memory of a process (and its children), from /proc."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.cpu_start = self._cpu()
+
+    def _pids(self) -> list[int]:
+        if self.pid is None:
+            return []
+        pids = [self.pid]
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        return pids
+
+    def _cpu(self) -> float:
+        ticks = 0
+        for pid in self._pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def cpu_seconds(self) -> float:
+        return round(self._cpu() - self.cpu_start, 3)
+
+    def peak_mib(self) -> float:
+        peak = 0
+        for pid in self._pids():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak += int(line.split()[1])
+        return round(peak / 1024, 1)

@@ -75,7 +75,8 @@ long documents; long benign texts (pieces of Python's documentation, PSF licence
 word salad in seven languages); safe questions that sound alarming (definitions, history, public
 facts, homonyms such as "kill a process") and informal benign statements; refusals in many styles,
 partial refusals (a refusal followed by general information) and long compliant answers, to
-harmful and benign requests in seven languages; and the train split of deepset/prompt-injections (Apache-2.0, English and
+harmful and benign requests in seven languages; requests carrying pasted identifiers (hashes,
+UUIDs, ticket numbers, tokens, log paths), labelled as the request beneath them; and the train split of deepset/prompt-injections (Apache-2.0, English and
 German). The validation split holds out whole intents and templates, so validation figures are
 on phrasings never trained on. No evaluation set below was trained on.
 

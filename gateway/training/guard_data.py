@@ -297,6 +297,51 @@ def over_refusal_traps(rng: random.Random) -> Iterator[Example]:
         yield Example(request, "en", intent, 0, [], None, 1, partial)
 
 
+def identifier(rng: random.Random) -> str:
+    """A machine identifier as people paste them: a hash, a UUID, a ticket, a token, a timestamp."""
+    hexdigits = "0123456789abcdef"
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    kind = rng.randrange(7)
+    if kind == 0:
+        return "".join(rng.choices(hexdigits, k=rng.choice([7, 8, 12, 40])))
+    if kind == 1:
+        return "-".join("".join(rng.choices(hexdigits, k=n)) for n in (8, 4, 4, 4, 12))
+    if kind == 2:
+        return f"{rng.choice(['JIRA', 'OPS', 'SUP', 'BUG', 'INC'])}-{rng.randint(10, 99999)}"
+    if kind == 3:
+        return rng.choice(["req_", "msg_", "sess_", "tok_", ""]) + "".join(
+            rng.choices(alphabet, k=rng.randint(10, 24))
+        )
+    if kind == 4:
+        return f"20{rng.randint(19, 26)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}Z"
+    if kind == 5:
+        return f"#{rng.randint(1000, 9999999)}"
+    return (
+        "/var/log/"
+        + rng.choice(["app", "worker", "api"])
+        + "-"
+        + "".join(rng.choices(hexdigits, k=6))
+        + ".log"
+    )
+
+
+def with_identifiers(rng: random.Random) -> Iterator[Example]:
+    """Requests carrying ticket numbers, hashes, trace ids and tokens: the identifier says
+    nothing about safety, so benign requests stay benign and harmful ones harmful."""
+    for intents in P.BENIGN.values():
+        for intent in intents:
+            for frame in rng.sample(P.IDENTIFIER_FRAMES, 2):
+                question = rng.choice(P.FRAMES["en"]).format(x=intent)
+                yield Example(frame.format(q=question, id=identifier(rng)), "en", intent, 0, [], [])
+    for text in (*P.PUBLIC_FACTS, *P.MORE_BENIGN_STATEMENTS):
+        frame = rng.choice(P.IDENTIFIER_FRAMES)
+        yield Example(frame.format(q=text, id=identifier(rng)), "en", text, 0, [], [])
+    for _ in range(120):
+        intent, category, request = harmful_request(rng)
+        frame = rng.choice(P.IDENTIFIER_FRAMES)
+        yield Example(frame.format(q=request, id=identifier(rng)), "en", intent, 1, [category], [])
+
+
 def build(seed: int, deepset_train: Path | None = None) -> list[Example]:
     rng = random.Random(seed)
     examples = [
@@ -307,6 +352,7 @@ def build(seed: int, deepset_train: Path | None = None) -> list[Example]:
         *responses(rng),
         *long_texts(rng),
         *over_refusal_traps(rng),
+        *with_identifiers(rng),
     ]
     if deepset_train is not None:
         examples += list(deepset(deepset_train))

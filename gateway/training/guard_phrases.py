@@ -917,3 +917,19 @@ MORE_BENIGN_STATEMENTS: tuple[str, ...] = (
     "Immigration policy is complicated and I see points on both sides.",
     "My therapist says journaling helps with anxiety.",
 )
+
+# Where people put identifiers around a question `q` (the `id` is made by guard_data.identifier).
+IDENTIFIER_FRAMES: tuple[str, ...] = (
+    "{q} [id: {id}]",
+    "{q} ref {id}",
+    "Ticket {id}: {q}",
+    "{q}\n\ncommit {id}",
+    "{q} (trace {id})",
+    "Re: {id} - {q}",
+    "{q} -- build {id}",
+    "[{id}] {q}",
+    "{q}\nsession: {id}",
+    "Customer {id} asks: {q}",
+    "{q} #{id}",
+    "log {id}: {q}",
+)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from pathlib import Path
 
 from gateway.guard.labels import OUTPUTS
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
-from gateway.training.guard_data import build, main
+from gateway.training.guard_data import build, identifier, main, with_identifiers
 from gateway.training.guard_phrases import LANGUAGES
 
 
@@ -46,3 +47,16 @@ def test_the_command_writes_jsonl(tmp_path: Path, capsys) -> None:  # type: igno
     main(["--output", str(tmp_path / "guard.jsonl")])
     assert len((tmp_path / "guard.jsonl").read_text().splitlines()) == len(build(13))
     assert "examples" in capsys.readouterr().out
+
+
+def test_identifiers_ride_on_both_safe_and_harmful_requests() -> None:
+    """A pasted hash or ticket number must not become a cue for either label."""
+    rng = random.Random(3)
+    examples = list(with_identifiers(rng))
+    assert {e.unsafe for e in examples} == {0, 1}
+    assert sum(e.unsafe == 0 for e in examples) > sum(e.unsafe == 1 for e in examples)
+    # Every example keeps its request's words and adds an identifier around them.
+    assert all(e.group in e.prompt and len(e.prompt) > len(e.group) + 4 for e in examples)
+    kinds = {identifier(random.Random(seed))[:1] for seed in range(200)}
+    assert {"#", "/"} <= kinds  # ticket numbers and log paths among hashes, UUIDs and tokens
+    assert all(example.attack == [] for example in examples)

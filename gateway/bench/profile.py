@@ -1,0 +1,143 @@
+"""Where a guarded request's time goes: py-spy samples the gateway under a bounded load.
+
+One run starts the fake upstream and the gateway (its defaults: guard, PII recognizers and
+the bundled policy) on loopback, attaches py-spy to the gateway, sends `requests` chat
+completions `concurrency` at a time, and sorts the samples of busy threads into a few parts
+of the request path. Each part is shown as CPU milliseconds per request (samples / rate /
+requests) and as its share of all busy samples; the gateway's CPU time from /proc that no
+sample explains (onnxruntime's own threads are not Python threads) is shown apart. The raw
+stacks can be kept (`--output`) for any flame-graph tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from gateway.bench.load import load
+from gateway.bench.processes import Usage, gateway_process, upstream_process
+
+__all__ = ["PARTS", "UNSEEN", "part_of", "py_spy", "run", "tally"]
+
+# In the order they are shown; `part_of` says which one a sample belongs to.
+PARTS = (
+    "model inference (onnxruntime)",
+    "model input and output (tokenizing, padding, scores)",
+    "upstream call (litellm, openai SDK, httpx)",
+    "scanning and policy on the event loop",
+    "audit log",
+    "HTTP server and framework (uvicorn, FastAPI)",
+    "other threads",
+)
+
+
+def py_spy() -> str:
+    """The py-spy binary beside this Python, or on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise RuntimeError("py-spy is not installed: pip install 'shieldgate[dev]' (or just py-spy)")
+    return found
+
+
+UNSEEN = "not sampled (onnxruntime pool threads, native code)"
+
+# Leaf frames of a thread that waits; py-spy without blocking the process sometimes counts them busy.
+WAITING = (
+    "EpollSelector.select (selectors.py",
+    "Condition.wait (threading.py",
+    "_worker (concurrent/futures/thread.py",
+)
+# py-spy names installed modules from their package (`litellm/utils.py`), deep ones by file alone.
+UPSTREAM = ("gateway/upstream.py", "(litellm", "(openai", "(httpx/", "(httpcore/")
+SCANNING = ("gateway/pipeline.py", "gateway/scanners.py", "gateway/streamguard.py", "gateway/cache/")
+
+
+def part_of(thread: str, frames: list[str]) -> str | None:
+    """The part of the request path a sampled stack (outermost frame first) belongs to;
+    None for a thread that only waits."""
+    if not frames or frames[-1].startswith(WAITING):
+        return None
+    stack = ";".join(frames)
+    if "onnxruntime" in stack:
+        return PARTS[0]
+    if "gateway/guard/model.py" in stack or "gateway/pii/model.py" in stack:
+        return PARTS[1]
+    if any(marker in stack for marker in UPSTREAM):  # litellm also logs in tasks and threads of its own
+        return PARTS[2]
+    if "audit" in thread or "gateway/audit/" in stack:
+        return PARTS[4]
+    if "MainThread" not in thread:
+        return PARTS[6]
+    if any(marker in stack for marker in SCANNING):
+        return PARTS[3]
+    return PARTS[5]
+
+
+def tally(lines: Iterable[str]) -> Counter[str]:
+    """Samples per part, from py-spy's raw output (`thread;frame;...;frame count` per line)."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        stack, _, count = line.rstrip("\n").rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        thread, *frames = stack.split(";")
+        part = part_of(thread, frames)
+        if part is not None:
+            counts[part] += int(count)
+    return counts
+
+
+def run(
+    requests: int, concurrency: int, stream: bool, rate: int, pii: bool, output: Path | None
+) -> dict[str, float]:
+    """Profile the gateway under load; print and return CPU ms per request for each part."""
+    binary = py_spy()
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        upstream_process("The capital of France is Paris.", 0.0) as upstream,
+        gateway_process(upstream, Path(workdir), guardrails="true", pii=str(pii).lower()) as (url, pid),
+    ):
+        asyncio.run(load(url, 4, 20, stream, "sk-bench", distinct=True))  # connections, lazy imports
+        raw = output or Path(workdir) / "stacks.txt"
+        args = [binary, "record", "--pid", str(pid), "--rate", str(rate), "--threads", "--nonblocking"]
+        log = Path(workdir) / "py-spy.log"
+        with log.open("wb") as said:
+            # py-spy with arguments built here
+            spy = subprocess.Popen([*args, "--format", "raw", "--output", str(raw)], stdout=said, stderr=said)  # noqa: S603
+        time.sleep(1.0)  # py-spy attaches
+        if spy.poll() is not None:
+            raise RuntimeError(f"py-spy could not attach to the gateway: {log.read_text(errors='replace')}")
+        usage = Usage(pid)
+        latencies, wall, failures = asyncio.run(load(url, concurrency, requests, stream, "sk-bench", True))
+        cpu_seconds = usage.cpu_seconds()
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        spy.wait(timeout=60)
+        counts = tally(raw.read_text().splitlines())
+    busy = sum(counts.values()) or 1
+    served = max(len(latencies), 1)
+    per_request = {part: round(counts[part] / rate / served * 1000, 2) for part in PARTS}
+    # The process's CPU time (from /proc) that no sample explains: onnxruntime's own pool
+    # threads are not Python threads, so py-spy never samples them.
+    per_request[UNSEEN] = round(max(cpu_seconds * 1000 / served - sum(per_request.values()), 0.0), 2)
+    mode = "stream" if stream else "json"
+    print(
+        f"{len(latencies)} requests ({mode}, {concurrency} at a time, {failures} failed) in {wall:.1f} s, "
+        f"{busy} busy samples at {rate} Hz"
+    )
+    print(f"{'part':54} {'CPU ms/request':>15} {'share':>7}")
+    for part in PARTS:
+        print(f"{part:54} {per_request[part]:15.2f} {counts[part] / busy:7.1%}")
+    print(f"{UNSEEN:54} {per_request[UNSEEN]:15.2f}")
+    print(f"{'all (process CPU time from /proc)':54} {cpu_seconds * 1000 / served:15.2f}")
+    if output is not None:
+        print(f"raw stacks in {output}")
+    return per_request
