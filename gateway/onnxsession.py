@@ -17,7 +17,7 @@ def cpu_session(path: Path, threads: int = 0) -> ort.InferenceSession:
 
     The pool's threads sleep between calls instead of spinning: in the gateway the model
     shares the cores with the event loop, which a spinning thread would slow down
-    (docs/PERFORMANCE.md has the measurement).
+    (the measurement is in the README, under Benchmarks).
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -117,7 +117,9 @@ def run(
         if spy.poll() is not None:
             raise RuntimeError(f"py-spy could not attach to the gateway: {log.read_text(errors='replace')}")
         usage = Usage(pid)
-        latencies, wall, failures = asyncio.run(load(url, concurrency, requests, stream, "sk-bench", True))
+        latencies, wall, failures = asyncio.run(
+            load(url, concurrency, requests, stream, "sk-bench", distinct=True)
+        )
         cpu_seconds = usage.cpu_seconds()
         spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
         spy.wait(timeout=60)
