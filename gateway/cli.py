@@ -353,7 +353,7 @@ def _bench_profile(args: argparse.Namespace) -> int:
         print("shieldgate: --rate must be between 10 and 1000 samples a second", file=sys.stderr)
         return 2
     try:
-        run(args.requests, args.concurrency, args.stream, args.rate, args.pii, args.output)
+        run(args.requests, args.concurrency, args.stream, args.rate, args.pii, args.output, warm=args.warm)
     except RuntimeError as exc:
         print(f"shieldgate: {exc}", file=sys.stderr)
         return 1
@@ -478,6 +478,9 @@ def _parser() -> argparse.ArgumentParser:
     profile.add_argument("--concurrency", type=int, default=1, help="requests at a time (default 1)")
     profile.add_argument("--stream", action="store_true", help="streamed answers")
     profile.add_argument("--pii", action="store_true", help="also run the PII model")
+    profile.add_argument(
+        "--warm", action="store_true", help="repeat one question (verdicts cached) instead of new ones"
+    )
     profile.add_argument("--rate", type=int, default=100, help="samples a second (default 100)")
     profile.add_argument("--output", type=Path, help="keep py-spy's raw stacks in this file")
     profile.set_defaults(handler=_bench_profile)

@@ -245,7 +245,7 @@ def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
     }
     for cases in targets.values():
         assert set(cases) == {"json@1", "json@2", "stream@1", "stream@2"}
-        assert all(case["failed"] == 0 for case in cases.values())
+        assert all(case["failed"] == 0 and case["blocked"] == 0 for case in cases.values())
 
 
 def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
@@ -280,11 +280,26 @@ def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
         timeout=300,
         check=True,
     )
-    assert "20 requests (json, 1 at a time, 0 failed)" in result.stdout
+    assert "20 requests (json, 1 at a time, 0 blocked, 0 failed)" in result.stdout
     assert "model inference (onnxruntime)" in result.stdout
     stacks = output.read_text()
     assert "gateway/upstream.py" in stacks  # the event loop was sampled while it called upstream
     assert "onnxruntime" in stacks  # and the guard while it scored
+
+
+def test_bench_profile_with_a_warm_cache_never_runs_the_model() -> None:
+    """`--warm` repeats one question: its verdicts are cached, so no sample is a model pass."""
+    result = subprocess.run(
+        [*SHIELDGATE, "bench", "profile", "--warm", "--requests", "20", "--rate", "200"],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "20 requests (json, cache warm, 1 at a time, 0 blocked, 0 failed)" in result.stdout
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith("model inference")]
+    assert float(row.split()[-2]) == 0.0  # CPU ms a request
 
 
 def test_bench_profile_rejects_a_rate_out_of_range() -> None:

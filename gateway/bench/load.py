@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import httpx
 
-__all__ = ["load", "percentile"]
+__all__ = ["LoadResult", "load", "outcome", "percentile"]
+
+_FILTERED = re.compile(r'"finish_reason":\s*"content_filter"')
+
+
+@dataclass
+class LoadResult:
+    """What a load run saw: latencies (ms) of the answered requests, and the rest counted."""
+
+    latencies: list[float] = field(default_factory=list)
+    wall_s: float = 0.0
+    blocked: int = 0  # a policy said no: an error answer or a `content_filter` finish
+    failed: int = 0  # no answer: an error status, a broken connection, a stream cut short
+
+
+def outcome(status: int, text: str, stream: bool) -> Literal["answered", "blocked", "failed"]:
+    """How one benchmark request ended, from its status and body.
+
+    The benchmark's requests are well formed, so a 400 is a policy block, not a bad request.
+    """
+    if status == 400:
+        return "blocked"
+    if status != 200 or (stream and not text.rstrip().endswith("[DONE]")):
+        return "failed"
+    return "blocked" if _FILTERED.search(text) else "answered"
 
 
 async def load(
     url: str, concurrency: int, requests: int, stream: bool, key: str, distinct: bool = False
-) -> tuple[list[float], float, int]:
-    """Latencies (ms) of `requests` calls made `concurrency` at a time; wall seconds; failures.
+) -> LoadResult:
+    """`requests` calls made `concurrency` at a time: latencies of the answered ones, blocks, failures.
 
     With `distinct`, every prompt is new (the guard's verdict cache never has it); otherwise
     every request asks the same question.
@@ -30,14 +56,12 @@ async def load(
         )
         return {"model": "small", "stream": stream, "messages": [{"role": "user", "content": question}]}
 
-    latencies: list[float] = []
-    failures = 0
+    result = LoadResult()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(requests):
         queue.put_nowait(i)
 
     async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal failures
         while not queue.empty():
             i = queue.get_nowait()
             started = time.perf_counter()
@@ -45,20 +69,22 @@ async def load(
                 response = await client.post(
                     f"{url}/chat/completions", json=body(i), headers={"Authorization": f"Bearer {key}"}
                 )
-                ok = response.status_code == 200 and (not stream or response.text.rstrip().endswith("[DONE]"))
+                ended = outcome(response.status_code, response.text, stream)
             except httpx.HTTPError:
-                ok = False
-            if ok:
-                latencies.append((time.perf_counter() - started) * 1000)
+                ended = "failed"
+            if ended == "answered":
+                result.latencies.append((time.perf_counter() - started) * 1000)
+            elif ended == "blocked":
+                result.blocked += 1
             else:
-                failures += 1
+                result.failed += 1
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        wall = time.perf_counter() - started
-    return latencies, wall, failures
+        result.wall_s = time.perf_counter() - started
+    return result
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -93,13 +93,15 @@ def _measure(
         asyncio.run(load(url, 4, 20, stream, key, distinct))  # warm up connections and caches
         for concurrency in levels:
             usage = Usage(pid)
-            latencies, wall, failures = asyncio.run(load(url, concurrency, requests, stream, key, distinct))
+            ran = asyncio.run(load(url, concurrency, requests, stream, key, distinct))
+            latencies = ran.latencies
             results[f"{'stream' if stream else 'json'}@{concurrency}"] = {
                 "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
                 "p95_ms": round(percentile(latencies, 0.95), 2),
                 "p99_ms": round(percentile(latencies, 0.99), 2),
-                "rps": round(len(latencies) / wall, 1),
-                "failed": failures,
+                "rps": round(len(latencies) / ran.wall_s, 1),
+                "blocked": ran.blocked,
+                "failed": ran.failed,
                 "cpu_s": usage.cpu_seconds() if pid else None,
                 "peak_mib": usage.peak_mib() if pid else None,
             }
@@ -126,8 +128,8 @@ def run(levels: list[int], requests: int, litellm: bool, output: Path | None) ->
             with _litellm_proxy(upstream, Path(workdir)) as (proxy, pid):
                 targets["litellm proxy"] = _measure(proxy, pid, levels, requests, LITELLM_KEY)
     floor = targets["direct"]
-    header = ("target", "case", "+p50", "+p95", "+p99", "rps", "failed", "cpu s", "MiB")
-    print("{:36} {:10} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6}".format(*header))
+    header = ("target", "case", "+p50", "+p95", "+p99", "rps", "blocked", "failed", "cpu s", "MiB")
+    print("{:36} {:10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6}".format(*header))
     for name, cases in targets.items():
         for case, row in cases.items():
             base = floor[case]
@@ -136,7 +138,7 @@ def run(levels: list[int], requests: int, litellm: bool, output: Path | None) ->
             )
             print(
                 f"{name:36} {case:10} {added[0]:7.1f} {added[1]:7.1f} {added[2]:7.1f} {row['rps']:7.1f} "
-                f"{row['failed']:6} {row['cpu_s'] or '':>6} {row['peak_mib'] or '':>6}"
+                f"{row['blocked']:7} {row['failed']:6} {row['cpu_s'] or '':>6} {row['peak_mib'] or '':>6}"
             )
     result = {"levels": levels, "requests": requests, "targets": targets}
     if output is not None:

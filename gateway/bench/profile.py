@@ -2,7 +2,8 @@
 
 One run starts the fake upstream and the gateway (its defaults: guard, PII recognizers and
 the bundled policy) on loopback, attaches py-spy to the gateway, sends `requests` chat
-completions `concurrency` at a time, and sorts the samples of busy threads into a few parts
+completions `concurrency` at a time (each a new prompt, so the guard's verdict cache never
+has it; with `warm`, one question asked every time), and sorts the samples of busy threads into a few parts
 of the request path. Each part is shown as CPU milliseconds per request (samples / rate /
 requests) and as its share of all busy samples; the gateway's CPU time from /proc that no
 sample explains (onnxruntime's own threads are not Python threads) is shown apart. The raw
@@ -97,7 +98,13 @@ def tally(lines: Iterable[str]) -> Counter[str]:
 
 
 def run(
-    requests: int, concurrency: int, stream: bool, rate: int, pii: bool, output: Path | None
+    requests: int,
+    concurrency: int,
+    stream: bool,
+    rate: int,
+    pii: bool,
+    output: Path | None,
+    warm: bool = False,
 ) -> dict[str, float]:
     """Profile the gateway under load; print and return CPU ms per request for each part."""
     binary = py_spy()
@@ -106,7 +113,8 @@ def run(
         upstream_process("The capital of France is Paris.", 0.0) as upstream,
         gateway_process(upstream, Path(workdir), guardrails="true", pii=str(pii).lower()) as (url, pid),
     ):
-        asyncio.run(load(url, 4, 20, stream, "sk-bench", distinct=True))  # connections, lazy imports
+        # Connections, lazy imports and, when warm, the one question's verdicts.
+        asyncio.run(load(url, 4, 20, stream, "sk-bench", distinct=not warm))
         raw = output or Path(workdir) / "stacks.txt"
         args = [binary, "record", "--pid", str(pid), "--rate", str(rate), "--threads", "--nonblocking"]
         log = Path(workdir) / "py-spy.log"
@@ -117,22 +125,21 @@ def run(
         if spy.poll() is not None:
             raise RuntimeError(f"py-spy could not attach to the gateway: {log.read_text(errors='replace')}")
         usage = Usage(pid)
-        latencies, wall, failures = asyncio.run(
-            load(url, concurrency, requests, stream, "sk-bench", distinct=True)
-        )
+        ran = asyncio.run(load(url, concurrency, requests, stream, "sk-bench", distinct=not warm))
         cpu_seconds = usage.cpu_seconds()
         spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
         spy.wait(timeout=60)
         counts = tally(raw.read_text().splitlines())
     busy = sum(counts.values()) or 1
-    served = max(len(latencies), 1)
+    served = max(len(ran.latencies), 1)
     per_request = {part: round(counts[part] / rate / served * 1000, 2) for part in PARTS}
     # The process's CPU time (from /proc) that no sample explains: onnxruntime's own pool
     # threads are not Python threads, so py-spy never samples them.
     per_request[UNSEEN] = round(max(cpu_seconds * 1000 / served - sum(per_request.values()), 0.0), 2)
-    mode = "stream" if stream else "json"
+    mode = ("stream" if stream else "json") + (", cache warm" if warm else "")
     print(
-        f"{len(latencies)} requests ({mode}, {concurrency} at a time, {failures} failed) in {wall:.1f} s, "
+        f"{len(ran.latencies)} requests ({mode}, {concurrency} at a time, {ran.blocked} blocked, "
+        f"{ran.failed} failed) in {ran.wall_s:.1f} s, "
         f"{busy} busy samples at {rate} Hz"
     )
     print(f"{'part':54} {'CPU ms/request':>15} {'share':>7}")

@@ -24,7 +24,7 @@ from tokenizers import Encoding, Tokenizer
 from gateway.findings import Span
 from gateway.onnxsession import cpu_session, padded, sigmoid
 
-__all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows"]
+__all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows", "whole_words"]
 
 MAX_TOKENS = 320  # labels + one window of text
 WINDOW = 192  # text tokens per window
@@ -119,11 +119,12 @@ class PiiModel:
         begin, inside = self._run(windows, len(names))
         found: list[dict[tuple[str, int, int], float]] = [{} for _ in texts]
         for w, window in enumerate(windows):
+            text = texts[owner[w]]
             for label_index, name in enumerate(names):
                 for start, end, score in _decode(
                     begin[w, :, label_index], inside[w, :, label_index], window, self.threshold
                 ):
-                    key = (name, start, end)
+                    key = (name, *whole_words(text, start, end))
                     found[owner[w]][key] = max(score, found[owner[w]].get(key, 0.0))
         return [
             sorted(
@@ -179,6 +180,16 @@ def _decode(
     if current is not None:
         spans.append((window.offsets[current[0]][0], window.offsets[current[-1]][1], float(np.mean(scores))))
     return spans
+
+
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """`start`..`end` widened to whole words: a span that ends inside a word (its last word
+    piece scored below the threshold, "Faivre" found as "Fai") takes the rest of the word."""
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
+        end += 1
+    return start, end
 
 
 @cache

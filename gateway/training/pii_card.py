@@ -15,8 +15,8 @@ WEAKNESSES = """\
   common words are harder; the presidio figures in the evaluation show the gap.
 - The base encoder's vocabulary is English (uncased WordPiece, accents stripped). The other
   six languages are trained and measured on synthetic text only.
-- Spans are whole tokens: a value glued to other characters (`name:Ana`) may come out with a
-  neighbour attached or cut.
+- Spans are whole words: a value glued to letters or digits (`Ana2024`) comes out with them;
+  one joined by punctuation (`name:Ana`) does not.
 - Labels far from anything trained (zero-shot) are found less reliably than trained ones; the
   evaluation reports three labels that were never trained.
 """
@@ -67,6 +67,9 @@ probability 0.9) and 3 to 16 it does not carry, in random order, described in wo
 binary cross-entropy on begin/inside, positives weighted 5x; AdamW, lr {training["lr"]},
 {training["epochs"]} epochs, batch {training["batch_size"]}; ONNX export (opset 17), `quantize_dynamic` to int8.
 Decision threshold {meta["threshold"]} (validation span F1 {meta.get("validation_f1", "n/a")}).
+At serving time a span is widened to whole words (`gateway/pii/model.py`, `whole_words`): one
+whose last word piece scored below the threshold ("Faivre" found as "Fai") takes the rest of
+its word.
 
 ## Evaluation
 

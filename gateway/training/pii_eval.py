@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     print(text)
     if args.report:
         args.report.write_text(text, encoding="utf-8")
-        if args.report == args.model / "EVAL.md":
+        if args.report.resolve() == (args.model / "EVAL.md").resolve():
             write_card(args.model)  # the card quotes the report
 
 

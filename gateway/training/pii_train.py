@@ -237,6 +237,7 @@ def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: P
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model.eval()
+    model.encoder.set_attn_implementation("eager")  # onnxruntime fuses it (as the guard's export)
     record = {"text": "Mail Ana Lopez at ana@example.org", "spans": []}
     sample = collate(
         examples(record, ["email", "person"], ["email address", "person name"], tokenizer, cls, sep)

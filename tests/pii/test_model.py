@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.pii.model import PiiModel, bundled_pii_dir, load_pii_model
+from gateway.pii.model import PiiModel, bundled_pii_dir, load_pii_model, whole_words
 
 ASK = {
     "person": "person name",
@@ -62,3 +62,20 @@ def test_spans_point_into_the_text_and_long_texts_are_read_to_the_end(model: Pii
 def test_no_labels_or_no_texts_means_no_work(model: PiiModel) -> None:
     assert model.find([], ASK) == []
     assert model.find(["Laura Bianchi"], {}) == [[]]
+
+
+@pytest.mark.parametrize(
+    ("text", "cut", "whole"),
+    [
+        ("Ask Guy Faivre today", "Guy Fai", "Guy Faivre"),  # the last word piece scored low
+        ("Ask Guy Faivre today", "ivre", "Faivre"),  # and the first
+        ("Boyer-les-Bains", "les-Bain", "les-Bains"),  # punctuation bounds a word
+        ("Déménagé à Genève", "Genè", "Genève"),  # letters beyond ASCII are letters
+        ("name:Ana", "Ana", "Ana"),  # a whole word stays as it is
+        ("Ana", "An", "Ana"),  # at the ends of the text
+    ],
+)
+def test_spans_are_widened_to_whole_words(text: str, cut: str, whole: str) -> None:
+    start = text.index(cut)
+    widened = whole_words(text, start, start + len(cut))
+    assert text[widened[0] : widened[1]] == whole
