@@ -372,7 +372,10 @@ def _bench_guard(args: argparse.Namespace) -> int:
     if not 3 <= args.tokens <= 512:
         print("shieldgate: --tokens must be between 3 and 512", file=sys.stderr)
         return 2
-    run(args.tokens, args.runs, levels, args.output)
+    if args.model is not None and not (args.model / "guard.onnx").is_file():
+        print(f"shieldgate: {args.model} holds no guard.onnx", file=sys.stderr)
+        return 2
+    run(args.tokens, args.runs, levels, args.output, args.model)
     return 0
 
 
@@ -489,6 +492,7 @@ def _parser() -> argparse.ArgumentParser:
     guard.add_argument("--runs", type=int, default=200, help="scored prompts per measurement")
     guard.add_argument("--levels", default="1,8,32", help="concurrent callers (default 1,8,32)")
     guard.add_argument("--output", type=Path, help="write the figures as JSON")
+    guard.add_argument("--model", type=Path, help="a guard model directory (default: the bundled one)")
     guard.set_defaults(handler=_bench_guard)
     pii = bench.add_parser("pii", help="latency of the PII model alone")
     pii.add_argument("--tokens", default="128,512", help="text lengths in tokens (default 128,512)")

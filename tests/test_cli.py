@@ -15,6 +15,7 @@ import openai
 import pytest
 import yaml
 
+from gateway.guard.model import bundled_guard_dir
 from tests.processes import SHIELDGATE, env, new_key_entry, process
 from tests.server import free_port
 
@@ -250,7 +251,8 @@ def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
 
 def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
     """`shieldgate bench guard` and `bench pii` time the models alone."""
-    for command, extra in (("guard", ["--levels", "1,4"]), ("pii", ["--tokens", "64"])):
+    guard = ["--levels", "1,4", "--model", str(bundled_guard_dir())]
+    for command, extra in (("guard", guard), ("pii", ["--tokens", "64"])):
         output = tmp_path / f"{command}.json"
         result = subprocess.run(
             [*SHIELDGATE, "bench", command, "--runs", "5", *extra, "--output", str(output)],
@@ -267,6 +269,18 @@ def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
             assert [row["concurrency"] for row in figures["concurrent"]] == [1, 4]
         else:
             assert figures["64_tokens_one_thread"]["p99_ms"] >= figures["64_tokens_one_thread"]["p50_ms"]
+
+
+def test_bench_guard_rejects_a_directory_without_a_guard(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*SHIELDGATE, "bench", "guard", "--model", str(tmp_path)],
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{tmp_path} holds no guard.onnx" in result.stderr
 
 
 def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:

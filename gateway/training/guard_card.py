@@ -85,7 +85,8 @@ on phrasings never trained on. No evaluation set below was trained on.
 `python -m gateway.training.guard_train --data build/guard.jsonl --output gateway/models/guard`
 (needs `pip install -e '.[train]'`): AdamW, lr {training["lr"]}, {training["epochs"]} epochs, batch {training["batch_size"]},
 max length {training["max_length"]}, binary cross-entropy per output (unknown labels masked, harm and
-attack positives weighted up), then ONNX export (opset 17) and `quantize_dynamic` to int8.
+attack positives weighted up), then ONNX export (opset 17; attention written out, which
+onnxruntime fuses into its own operator) and `quantize_dynamic` to int8.
 Long inputs are read in overlapping windows of 256 tokens at serving time; a text's score is the
 maximum over its windows.
 
