@@ -109,7 +109,7 @@ class Usage:
 
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
-        self.cpu_start = self._cpu()
+        self._start = self._ticks()
 
     def _pids(self) -> list[int]:
         if self.pid is None:
@@ -120,15 +120,24 @@ class Usage:
             pids += [int(p) for p in children.read_text().split()]
         return pids
 
-    def _cpu(self) -> float:
-        ticks = 0
+    def _ticks(self) -> tuple[int, int]:
+        """Clock ticks spent in user code and in the kernel, summed over the processes."""
+        user = system = 0
         for pid in self._pids():
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime + stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+            user += int(fields[11])  # utime
+            system += int(fields[12])  # stime
+        return user, system
 
     def cpu_seconds(self) -> float:
-        return round(self._cpu() - self.cpu_start, 3)
+        """CPU time since this object was made, user and kernel."""
+        user, system = self._ticks()
+        ticks = user - self._start[0] + system - self._start[1]
+        return round(ticks / os.sysconf("SC_CLK_TCK"), 3)
+
+    def system_seconds(self) -> float:
+        """The kernel's share of `cpu_seconds` (system calls: sockets, waking threads)."""
+        return round((self._ticks()[1] - self._start[1]) / os.sysconf("SC_CLK_TCK"), 3)
 
     def peak_mib(self) -> float:
         peak = 0
