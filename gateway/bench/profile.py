@@ -3,11 +3,12 @@
 One run starts the fake upstream and the gateway (its defaults: guard, PII recognizers and
 the bundled policy) on loopback, attaches py-spy to the gateway, sends `requests` chat
 completions `concurrency` at a time (each a new prompt, so the guard's verdict cache never
-has it; with `warm`, one question asked every time), and sorts the samples of busy threads into a few parts
-of the request path. Each part is shown as CPU milliseconds per request (samples / rate /
-requests) and as its share of all busy samples; the gateway's CPU time from /proc that no
-sample explains (onnxruntime's own threads are not Python threads) is shown apart. The raw
-stacks can be kept (`--output`) for any flame-graph tool.
+has it; with `warm`, one question every time), and sorts the samples of busy threads into a
+few parts of the request path. Each part is shown as CPU milliseconds per request (samples /
+rate / requests) and as its share of all busy samples; the gateway's CPU time from /proc that
+no sample explains (onnxruntime's own threads are not Python threads) is shown apart, and so
+is the kernel's share of it all. The raw stacks can be kept (`--output`) for any flame-graph
+tool.
 """
 
 from __future__ import annotations
