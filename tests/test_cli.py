@@ -297,6 +297,7 @@ def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
     assert "20 requests (json, 1 at a time, 0 blocked, 0 failed)" in result.stdout
     assert "model inference (onnxruntime)" in result.stdout
     assert "of all: kernel time" in result.stdout  # the system CPU, from /proc
+    assert "of all: the event loop's thread" in result.stdout
     stacks = output.read_text()
     assert "gateway/upstream.py" in stacks  # the event loop was sampled while it called upstream
     assert "onnxruntime" in stacks  # and the guard while it scored

@@ -120,24 +120,29 @@ class Usage:
             pids += [int(p) for p in children.read_text().split()]
         return pids
 
-    def _ticks(self) -> tuple[int, int]:
-        """Clock ticks spent in user code and in the kernel, summed over the processes."""
-        user = system = 0
+    def _ticks(self) -> tuple[int, int, int]:
+        """Clock ticks spent in user code and in the kernel, summed over the processes, and
+        those of the first process's main thread (the gateway's event loop)."""
+        user = system = main = 0
         for pid in self._pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            user += int(fields[11])  # utime
-            system += int(fields[12])  # stime
-        return user, system
+            user_ticks, system_ticks = _stat_ticks(Path(f"/proc/{pid}/stat"))
+            user += user_ticks
+            system += system_ticks
+        if self.pid is not None:
+            main = sum(_stat_ticks(Path(f"/proc/{self.pid}/task/{self.pid}/stat")))
+        return user, system, main
+
+    def times(self) -> tuple[float, float, float]:
+        """Seconds since this object was made, read at one instant: all CPU (user and
+        kernel), the kernel's share (system calls: sockets, waking threads), and the main
+        thread's share (in the gateway, the event loop's)."""
+        now, tick = self._ticks(), os.sysconf("SC_CLK_TCK")
+        user, system, main = (now[i] - self._start[i] for i in range(3))
+        return round((user + system) / tick, 3), round(system / tick, 3), round(main / tick, 3)
 
     def cpu_seconds(self) -> float:
         """CPU time since this object was made, user and kernel."""
-        user, system = self._ticks()
-        ticks = user - self._start[0] + system - self._start[1]
-        return round(ticks / os.sysconf("SC_CLK_TCK"), 3)
-
-    def system_seconds(self) -> float:
-        """The kernel's share of `cpu_seconds` (system calls: sockets, waking threads)."""
-        return round((self._ticks()[1] - self._start[1]) / os.sysconf("SC_CLK_TCK"), 3)
+        return self.times()[0]
 
     def peak_mib(self) -> float:
         peak = 0
@@ -146,3 +151,9 @@ class Usage:
                 if line.startswith("VmHWM:"):
                     peak += int(line.split()[1])
         return round(peak / 1024, 1)
+
+
+def _stat_ticks(stat: Path) -> tuple[int, int]:
+    """(utime, stime) in clock ticks from a /proc stat file."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]), int(fields[12])

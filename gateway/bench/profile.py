@@ -27,7 +27,7 @@ from pathlib import Path
 from gateway.bench.load import load
 from gateway.bench.processes import Usage, gateway_process, upstream_process
 
-__all__ = ["KERNEL", "PARTS", "UNSEEN", "part_of", "py_spy", "run", "tally"]
+__all__ = ["KERNEL", "LOOP", "PARTS", "UNSEEN", "part_of", "py_spy", "run", "tally"]
 
 # In the order they are shown; `part_of` says which one a sample belongs to.
 PARTS = (
@@ -50,8 +50,9 @@ def py_spy() -> str:
     return found
 
 
-UNSEEN = "not sampled (onnxruntime pool threads, native code, kernel)"
+UNSEEN = "not sampled (onnxruntime pool, native code, kernel)"
 KERNEL = "of all: kernel time (sockets, waking threads)"
+LOOP = "of all: the event loop's thread"
 
 # Leaf frames of a thread that waits; py-spy without blocking the process sometimes counts them busy.
 WAITING = (
@@ -128,7 +129,7 @@ def run(
             raise RuntimeError(f"py-spy could not attach to the gateway: {log.read_text(errors='replace')}")
         usage = Usage(pid)
         ran = asyncio.run(load(url, concurrency, requests, stream, "sk-bench", distinct=not warm))
-        cpu_seconds, system_seconds = usage.cpu_seconds(), usage.system_seconds()
+        cpu_seconds, system_seconds, loop_seconds = usage.times()
         spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
         spy.wait(timeout=60)
         counts = tally(raw.read_text().splitlines())
@@ -140,6 +141,8 @@ def run(
     # call counts as idle to py-spy while the kernel works for it.
     per_request[UNSEEN] = round(max(cpu_seconds * 1000 / served - sum(per_request.values()), 0.0), 2)
     per_request[KERNEL] = round(system_seconds * 1000 / served, 2)
+    # Against the samples of the main thread: py-spy does not see all of the loop's own work.
+    per_request[LOOP] = round(loop_seconds * 1000 / served, 2)
     mode = ("stream" if stream else "json") + (", cache warm" if warm else "")
     print(
         f"{len(ran.latencies)} requests ({mode}, {concurrency} at a time, {ran.blocked} blocked, "
@@ -152,6 +155,7 @@ def run(
     print(f"{UNSEEN:54} {per_request[UNSEEN]:15.2f}")
     print(f"{'all (process CPU time from /proc)':54} {cpu_seconds * 1000 / served:15.2f}")
     print(f"{KERNEL:54} {per_request[KERNEL]:15.2f}")
+    print(f"{LOOP:54} {per_request[LOOP]:15.2f}")
     if output is not None:
         print(f"raw stacks in {output}")
     return per_request

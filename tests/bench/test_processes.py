@@ -15,14 +15,15 @@ def test_usage_counts_cpu_spent_after_it_was_made_and_the_kernels_share() -> Non
         pass
     for _ in range(2000):  # kernel time: system calls
         os.stat("/proc/self/stat")
-    spent, kernel = usage.cpu_seconds(), usage.system_seconds()
+    spent, kernel, main = usage.times()
     assert 0.2 <= spent < 5
     assert 0 <= kernel <= spent
+    assert 0.2 <= main <= spent  # this test runs in the main thread
     assert usage.peak_mib() > 10
 
 
 def test_usage_of_no_process_is_nothing() -> None:
     usage = Usage(None)
     assert usage.cpu_seconds() == 0
-    assert usage.system_seconds() == 0
+    assert usage.times() == (0, 0, 0)
     assert usage.peak_mib() == 0
