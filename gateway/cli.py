@@ -372,9 +372,14 @@ def _bench_guard(args: argparse.Namespace) -> int:
     if not 3 <= args.tokens <= 512:
         print("shieldgate: --tokens must be between 3 and 512", file=sys.stderr)
         return 2
-    if args.model is not None and not (args.model / "guard.onnx").is_file():
-        print(f"shieldgate: {args.model} holds no guard.onnx", file=sys.stderr)
-        return 2
+    if args.model is not None:
+        from gateway.guard.model import check_guard_dir
+
+        try:
+            check_guard_dir(args.model)
+        except ValueError as exc:
+            print(f"shieldgate: {exc}", file=sys.stderr)
+            return 2
     run(args.tokens, args.runs, levels, args.output, args.model)
     return 0
 

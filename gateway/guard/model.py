@@ -22,7 +22,7 @@ from gateway.guard.labels import OUTPUTS, head_slices
 from gateway.onnxsession import cpu_session, padded, sigmoid
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 
-__all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "load_guard"]
+__all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "check_guard_dir", "load_guard"]
 
 WINDOW = 256  # text tokens per window: the length the model was trained near
 STRIDE = 192  # windows overlap by WINDOW - STRIDE tokens, so no sentence is only ever seen cut
@@ -45,10 +45,21 @@ def bundled_guard_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "models" / "guard"
 
 
+FILES = ("guard.onnx", "guard.json", "tokenizer.json")  # what a guard model directory holds
+
+
+def check_guard_dir(directory: Path) -> None:
+    """Raise ValueError naming the files `directory` lacks to be a guard model."""
+    missing = [name for name in FILES if not (directory / name).is_file()]
+    if missing:
+        raise ValueError(f"{directory} holds no {', '.join(missing)}")
+
+
 class GuardModel:
     """Tokenizer and one InferenceSession, created once; `score` is thread-safe."""
 
     def __init__(self, directory: Path, *, threads: int = 0) -> None:
+        check_guard_dir(directory)
         meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
         if tuple(meta["outputs"]) != OUTPUTS:
             raise ValueError(f"{directory}/guard.json: outputs do not match this gateway's taxonomy")

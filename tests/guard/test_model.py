@@ -102,3 +102,9 @@ def test_a_model_for_another_taxonomy_is_refused(tmp_path: Path) -> None:
     (tmp_path / "guard.json").write_text('{"outputs": ["unsafe"], "thresholds": {}}')
     with pytest.raises(ValueError, match="taxonomy"):
         GuardModel(tmp_path)
+
+
+def test_a_directory_without_the_model_files_is_named_with_what_it_lacks(tmp_path: Path) -> None:
+    (tmp_path / "guard.onnx").write_bytes((bundled_guard_dir() / "guard.onnx").read_bytes())
+    with pytest.raises(ValueError, match=r"holds no guard\.json, tokenizer\.json$"):
+        GuardModel(tmp_path)
