@@ -141,7 +141,8 @@ def run(
     # call counts as idle to py-spy while the kernel works for it.
     per_request[UNSEEN] = round(max(cpu_seconds * 1000 / served - sum(per_request.values()), 0.0), 2)
     per_request[KERNEL] = round(system_seconds * 1000 / served, 2)
-    # Against the samples of the main thread: py-spy does not see all of the loop's own work.
+    # To set against the main thread's samples: the loop also works inside the selector's
+    # `select`, whose samples `part_of` counts as waiting (WAITING).
     per_request[LOOP] = round(loop_seconds * 1000 / served, 2)
     mode = ("stream" if stream else "json") + (", cache warm" if warm else "")
     print(
