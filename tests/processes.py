@@ -22,6 +22,13 @@ def env(**extra: str) -> dict[str, str]:
     return {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "FAKE_UPSTREAM_KEY": "sk-fake", **extra}
 
 
+def run_shieldgate(*args: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """`shieldgate ARGS` run to its end in the test environment, its output captured as text."""
+    return subprocess.run(
+        [*SHIELDGATE, *args], env=env(), capture_output=True, text=True, timeout=timeout, check=check
+    )
+
+
 @contextmanager
 def process(
     args: list[str],

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from gateway.guard.model import bundled_guard_dir
-from tests.processes import SHIELDGATE, env, new_key_entry, process
+from tests.processes import SHIELDGATE, new_key_entry, process, run_shieldgate
 from tests.server import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,33 +65,19 @@ def test_serve_refuses_an_invalid_config(tmp_path: Path) -> None:
     """A broken config stops `serve` before it binds, with the file and line in the message."""
     path = tmp_path / "gateway.yaml"
     path.write_text("models:\n  small:\n    deployments: []\n")
-    result = subprocess.run(
-        [*SHIELDGATE, "serve", "--config", str(path), "--port", str(free_port())],
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_shieldgate("serve", "--config", str(path), "--port", str(free_port()))
     assert result.returncode == 2
     assert f"{path}: line 3, field 'models.small.deployments'" in result.stderr
 
 
 def test_config_check(tmp_path: Path) -> None:
     """`shieldgate config check` accepts the bundled file and rejects a bad one."""
-    good = subprocess.run(
-        [*SHIELDGATE, "config", "check"], env=env(), capture_output=True, text=True, check=False
-    )
+    good = run_shieldgate("config", "check")
     assert good.returncode == 0
     assert good.stdout.startswith("ok: 2 model aliases")
     bad_path = tmp_path / "bad.yaml"
     bad_path.write_text("models: 3\n")
-    bad = subprocess.run(
-        [*SHIELDGATE, "config", "check", str(bad_path)],
-        env=env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = run_shieldgate("config", "check", str(bad_path))
     assert bad.returncode == 1
     assert "field 'models'" in bad.stderr
 
@@ -188,23 +174,17 @@ def test_sigterm_lets_streams_finish_and_refuses_new_connections(fake_upstream: 
 def test_bench_stream_runs_and_writes_figures(tmp_path: Path) -> None:
     """`shieldgate bench stream` measures direct and guarded streams and writes its figures."""
     output = tmp_path / "ttft.json"
-    result = subprocess.run(
-        [
-            *SHIELDGATE,
-            "bench",
-            "stream",
-            "--requests",
-            "3",
-            "--warmup",
-            "0",
-            "--word-delay",
-            "0",
-            "--output",
-            str(output),
-        ],
-        env=env(),
-        capture_output=True,
-        text=True,
+    result = run_shieldgate(
+        "bench",
+        "stream",
+        "--requests",
+        "3",
+        "--warmup",
+        "0",
+        "--word-delay",
+        "0",
+        "--output",
+        str(output),
         timeout=300,
         check=True,
     )
@@ -217,22 +197,16 @@ def test_bench_stream_runs_and_writes_figures(tmp_path: Path) -> None:
 def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
     """`shieldgate bench overhead --no-litellm` measures the floor and both gateway modes."""
     output = tmp_path / "overhead.json"
-    subprocess.run(
-        [
-            *SHIELDGATE,
-            "bench",
-            "overhead",
-            "--levels",
-            "1,2",
-            "--requests",
-            "4",
-            "--no-litellm",
-            "--output",
-            str(output),
-        ],
-        env=env(),
-        capture_output=True,
-        text=True,
+    run_shieldgate(
+        "bench",
+        "overhead",
+        "--levels",
+        "1,2",
+        "--requests",
+        "4",
+        "--no-litellm",
+        "--output",
+        str(output),
         timeout=300,
         check=True,
     )
@@ -254,13 +228,8 @@ def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
     guard = ["--levels", "1,4", "--model", str(bundled_guard_dir())]
     for command, extra in (("guard", guard), ("pii", ["--tokens", "64"])):
         output = tmp_path / f"{command}.json"
-        result = subprocess.run(
-            [*SHIELDGATE, "bench", command, "--runs", "5", *extra, "--output", str(output)],
-            env=env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
+        result = run_shieldgate(
+            "bench", command, "--runs", "5", *extra, "--output", str(output), timeout=300, check=True
         )
         figures = json.loads(output.read_text())
         assert "p50_ms" in result.stdout
@@ -272,13 +241,7 @@ def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
 
 
 def test_bench_guard_rejects_a_directory_without_a_guard(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*SHIELDGATE, "bench", "guard", "--model", str(tmp_path)],
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_shieldgate("bench", "guard", "--model", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path} holds no guard.onnx" in result.stderr
 
@@ -286,11 +249,15 @@ def test_bench_guard_rejects_a_directory_without_a_guard(tmp_path: Path) -> None
 def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
     """`shieldgate bench profile` attaches py-spy, prints CPU per request by part, keeps the stacks."""
     output = tmp_path / "stacks.txt"
-    result = subprocess.run(
-        [*SHIELDGATE, "bench", "profile", "--requests", "20", "--rate", "200", "--output", str(output)],
-        env=env(),
-        capture_output=True,
-        text=True,
+    result = run_shieldgate(
+        "bench",
+        "profile",
+        "--requests",
+        "20",
+        "--rate",
+        "200",
+        "--output",
+        str(output),
         timeout=300,
         check=True,
     )
@@ -305,13 +272,8 @@ def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
 
 def test_bench_profile_with_a_warm_cache_never_runs_the_model() -> None:
     """`--warm` repeats one question: its verdicts are cached, so no sample is a model pass."""
-    result = subprocess.run(
-        [*SHIELDGATE, "bench", "profile", "--warm", "--requests", "20", "--rate", "200"],
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
+    result = run_shieldgate(
+        "bench", "profile", "--warm", "--requests", "20", "--rate", "200", timeout=300, check=True
     )
     assert "20 requests (json, cache warm, 1 at a time, 0 blocked, 0 failed)" in result.stdout
     (row,) = [line for line in result.stdout.splitlines() if line.startswith("model inference")]
@@ -319,12 +281,6 @@ def test_bench_profile_with_a_warm_cache_never_runs_the_model() -> None:
 
 
 def test_bench_profile_rejects_a_rate_out_of_range() -> None:
-    result = subprocess.run(
-        [*SHIELDGATE, "bench", "profile", "--rate", "5"],
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_shieldgate("bench", "profile", "--rate", "5")
     assert result.returncode == 2
     assert "--rate must be between 10 and 1000" in result.stderr
