@@ -124,12 +124,12 @@ class Usage:
         """Clock ticks spent in user code and in the kernel, summed over the processes, and
         those of the first process's main thread (the gateway's event loop)."""
         user = system = main = 0
+        if self.pid is not None:  # the thread before its process: a tick between reads counts for both
+            main = sum(_stat_ticks(Path(f"/proc/{self.pid}/task/{self.pid}/stat")))
         for pid in self._pids():
             user_ticks, system_ticks = _stat_ticks(Path(f"/proc/{pid}/stat"))
             user += user_ticks
             system += system_ticks
-        if self.pid is not None:
-            main = sum(_stat_ticks(Path(f"/proc/{self.pid}/task/{self.pid}/stat")))
         return user, system, main
 
     def times(self) -> tuple[float, float, float]:
@@ -138,6 +138,7 @@ class Usage:
         thread's share (in the gateway, the event loop's)."""
         now, tick = self._ticks(), os.sysconf("SC_CLK_TCK")
         user, system, main = (now[i] - self._start[i] for i in range(3))
+        main = min(main, user + system)  # the kernel rounds a thread's and its process's time apart
         return round((user + system) / tick, 3), round(system / tick, 3), round(main / tick, 3)
 
     def cpu_seconds(self) -> float:

@@ -44,6 +44,34 @@ def write_card(directory: Path) -> Path:
         if report.exists()
         else "Not evaluated yet: run `python -m gateway.training.guard_eval`."
     )
+    flags = "".join(
+        f" --{flag} {training[key]}"
+        for flag, key, default in (
+            ("epochs", "epochs", 3),
+            ("lr", "lr", 1e-4),
+            ("batch-size", "batch_size", 32),
+        )
+        if training[key] != default
+    )
+    if training.get("layers", 6) < 6:
+        flags += f" --layers {','.join(map(str, training['kept_layers']))}"
+    device = training.get("device", "cpu")
+    if device != "cpu":
+        flags += f" --device {device}"
+        where = (
+            f"Trained on a GPU (`--device {device}`, about a minute); on two CPU cores (the default) the same "
+            "command takes about ten minutes an epoch and gives close, not bit-identical, weights."
+        )
+    else:
+        where = "Trained on CPU (the default; `--device cuda` trains on a GPU)."
+    chosen_how = (
+        "Chosen with the int8 model as it is served (`python -m gateway.training.guard_thresholds`, also\n"
+        "run by guard_train): per head, the best F1 over its outputs' pooled validation labels; where\n"
+        "several thresholds tie, the middle one."
+        if meta.get("thresholds_chosen_on")
+        else "Chosen with the fp32 torch model before export: per head, the best F1 over its outputs'\n"
+        "pooled validation labels."
+    )
     validation = "\n".join(
         f"| {head} | {meta['thresholds'][head]} | {meta['validation_f1'][head]} |"
         for head in meta["thresholds"]
@@ -82,15 +110,17 @@ on phrasings never trained on. No evaluation set below was trained on.
 
 ## Recipe
 
-`python -m gateway.training.guard_train --data build/guard.jsonl --output gateway/models/guard`
+`python -m gateway.training.guard_train --data build/guard.jsonl --output gateway/models/guard{flags}`
 (needs `pip install -e '.[train]'`): AdamW, lr {training["lr"]}, {training["epochs"]} epochs, batch {training["batch_size"]},
 max length {training["max_length"]}, binary cross-entropy per output (unknown labels masked, harm and
 attack positives weighted up), then ONNX export (opset 17; attention written out, which
 onnxruntime fuses into its own operator) and `quantize_dynamic` to int8.
 Long inputs are read in overlapping windows of 256 tokens at serving time; a text's score is the
-maximum over its windows.
+maximum over its windows. {where}
 
 ## Thresholds (chosen on the validation split)
+
+{chosen_how}
 
 | head | threshold | validation F1 |
 |---|---:|---:|

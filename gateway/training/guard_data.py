@@ -21,7 +21,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+from gateway.guard.labels import OUTPUTS
+from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 from gateway.training import guard_phrases as P
 
 VALIDATION_SHARE = 0.15
@@ -38,6 +41,25 @@ class Example:
     refusal: int | None = None
     response: str | None = None
     split: str = ""
+
+
+def targets(example: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """The label vector and the mask of which labels are known."""
+    values = [0.0] * len(OUTPUTS)
+    known = [0.0] * len(OUTPUTS)
+    values[0], known[0] = float(example["unsafe"]), 1.0
+    for names, labels, offset in (
+        (HARM_CATEGORIES, example.get("harm"), 1),
+        (ATTACK_STRATEGIES, example.get("attack"), 1 + len(HARM_CATEGORIES)),
+    ):
+        if labels is None:
+            continue
+        for i, name in enumerate(names):
+            values[offset + i] = float(name in labels)
+            known[offset + i] = 1.0
+    if example.get("refusal") is not None:
+        values[-1], known[-1] = float(example["refusal"]), 1.0
+    return values, known
 
 
 def split_of(group: str) -> str:

