@@ -62,6 +62,15 @@ def targets(example: dict[str, Any]) -> tuple[list[float], list[float]]:
     return values, known
 
 
+def load_examples(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The training and the validation split of a file this module wrote."""
+    examples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    return (
+        [e for e in examples if e["split"] == "train"],
+        [e for e in examples if e["split"] == "validation"],
+    )
+
+
 def split_of(group: str) -> str:
     bucket = int(hashlib.sha256(group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "validation" if bucket < VALIDATION_SHARE else "train"

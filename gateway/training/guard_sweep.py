@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.guard.labels import HEADS
+from gateway.training.guard_data import load_examples
 
 DEFAULTS: dict[str, Any] = {"layers": None, "epochs": 3, "lr": 1e-4, "batch_size": 32, "seed": 13}
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
 
     configs = [parse_config(text) for text in args.config]  # all checked before any training
     # torch is imported to train only: the settings above are read (and tested) without it.
-    from gateway.training.guard_train import base_model_dir, fit, kept_layers, load_examples, thresholds
+    from gateway.training.guard_train import base_model_dir, fit, kept_layers, thresholds
 
     train, validation = load_examples(args.data)
     base = args.base or base_model_dir()

