@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 WEAKNESSES = """\
 - The training set is small and mostly synthetic (templates written for this project plus the
@@ -32,6 +33,18 @@ WEAKNESSES = """\
 """
 
 
+def trained_on(training: dict[str, Any], *, gpu_time: str, cpu_epoch: str) -> tuple[str, str]:
+    """The recipe's `--device` flag (empty on CPU) and a sentence saying where the model was
+    trained; both cards use it, each with its own GPU time and CPU time an epoch."""
+    device = training.get("device", "cpu")
+    if device == "cpu":
+        return "", "Trained on CPU (the default; `--device cuda` trains on a GPU)."
+    return f" --device {device}", (
+        f"Trained on a GPU (`--device {device}`, about {gpu_time}); on two CPU cores (the default) the same "
+        f"command takes about {cpu_epoch} an epoch and gives close, not bit-identical, weights."
+    )
+
+
 def write_card(directory: Path) -> Path:
     meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
     training = meta["training"]
@@ -53,17 +66,11 @@ def write_card(directory: Path) -> Path:
         )
         if training[key] != default
     )
-    if training.get("layers", 6) < 6:
-        flags += f" --layers {','.join(map(str, training['kept_layers']))}"
-    device = training.get("device", "cpu")
-    if device != "cpu":
-        flags += f" --device {device}"
-        where = (
-            f"Trained on a GPU (`--device {device}`, about a minute); on two CPU cores (the default) the same "
-            "command takes about ten minutes an epoch and gives close, not bit-identical, weights."
-        )
-    else:
-        where = "Trained on CPU (the default; `--device cuda` trains on a GPU)."
+    if training.get("layers", 6) < 6:  # models made before kept_layers was written kept the first ones
+        kept = training.get("kept_layers", range(training["layers"]))
+        flags += f" --layers {','.join(map(str, kept))}"
+    device_flag, where = trained_on(training, gpu_time="a minute", cpu_epoch="ten minutes")
+    flags += device_flag
     chosen_how = (
         "Chosen with the int8 model as it is served (`python -m gateway.training.guard_thresholds`, also\n"
         "run by guard_train): per head, the best F1 over its outputs' pooled validation labels; where\n"

@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from gateway.training.guard_card import trained_on
+
 WEAKNESSES = """\
 - Trained only on synthetic texts (templates written for this project, filled by Faker in
   seven locales). Real documents with unusual layouts, nicknames, or names that are also
@@ -38,14 +40,8 @@ def write_card(directory: Path) -> Path:
         else "Not evaluated yet: run `python -m gateway.training.pii_eval`."
     )
     flags = f" --epochs {training['epochs']}" if training["epochs"] != 3 else ""
-    device = training.get("device", "cpu")
-    where = "Trained on CPU (the default; `--device cuda` trains on a GPU)."
-    if device != "cpu":
-        flags += f" --device {device}"
-        where = (
-            f"Trained on a GPU (`--device {device}`, about three minutes); on two CPU cores (the default) "
-            "the same command takes about nine minutes an epoch and gives close, not bit-identical, weights."
-        )
+    device_flag, where = trained_on(training, gpu_time="three minutes", cpu_epoch="nine minutes")
+    flags += device_flag
     card = f"""# Shieldgate PII model, version {meta["version"]}
 
 A label-conditioned span finder: the labels to find are given as words before the text, and
