@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.training.recipes import GUARD
+
 WEAKNESSES = """\
 - The training set is small and mostly synthetic (templates written for this project plus the
   deepset prompt-injection train split). Texts far from those templates, such as long forum
@@ -57,15 +59,7 @@ def write_card(directory: Path) -> Path:
         if report.exists()
         else "Not evaluated yet: run `python -m gateway.training.guard_eval`."
     )
-    flags = "".join(
-        f" --{flag} {training[key]}"
-        for flag, key, default in (
-            ("epochs", "epochs", 3),
-            ("lr", "lr", 1e-4),
-            ("batch-size", "batch_size", 32),
-        )
-        if training[key] != default
-    )
+    flags = GUARD.flags(training)
     if training.get("layers", 6) < 6:  # models made before kept_layers was written kept the first ones
         kept = training.get("kept_layers", range(training["layers"]))
         flags += f" --layers {','.join(map(str, kept))}"

@@ -20,8 +20,9 @@ from typing import Any
 
 from gateway.guard.labels import HEADS
 from gateway.training.guard_data import load_examples
+from gateway.training.recipes import GUARD
 
-DEFAULTS: dict[str, Any] = {"layers": None, "epochs": 3, "lr": 1e-4, "batch_size": 32, "seed": 13}
+DEFAULTS: dict[str, Any] = {"layers": None, **GUARD.as_dict()}
 
 
 def parse_config(text: str) -> dict[str, Any]:

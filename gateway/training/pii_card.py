@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from gateway.training.guard_card import trained_on
+from gateway.training.recipes import PII
 
 WEAKNESSES = """\
 - Trained only on synthetic texts (templates written for this project, filled by Faker in
@@ -39,7 +40,7 @@ def write_card(directory: Path) -> Path:
         if report.exists()
         else "Not evaluated yet: run `python -m gateway.training.pii_eval`."
     )
-    flags = f" --epochs {training['epochs']}" if training["epochs"] != 3 else ""
+    flags = PII.flags(training)
     device_flag, where = trained_on(training, gpu_time="three minutes", cpu_epoch="nine minutes")
     flags += device_flag
     card = f"""# Shieldgate PII model, version {meta["version"]}

@@ -30,10 +30,11 @@ from transformers import BertModel, get_linear_schedule_with_warmup
 
 from gateway.pii.model import encode_window, text_windows
 from gateway.taxonomy import PII_LABELS
-from gateway.training.guard_train import add_training_arguments, base_model_dir
+from gateway.training.guard_train import base_model_dir
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT
 from gateway.training.pii_templates import DESCRIPTIONS
+from gateway.training.recipes import PII, add_training_arguments
 
 PROJECTION = 128
 
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    add_training_arguments(parser, batch_size=16, seed=7)
+    add_training_arguments(parser, PII)
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
