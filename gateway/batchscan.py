@@ -68,7 +68,7 @@ def _scanned(
         scores = guard.score([GuardInput(r["text"], r.get("prompt")) for r in chunk]) if guard else None
         predicted = pii.find([r["text"] for r in chunk], labels) if pii else [[] for _ in chunk]
         for i, record in enumerate(chunk):
-            spans = merge_spans(find_spans(record["text"]), predicted[i])
+            spans = merge_spans(record["text"], find_spans(record["text"]), predicted[i])
             out = dict(record)
             if scores is not None:
                 out["guard"] = _guard_json(scores[i])

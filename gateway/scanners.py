@@ -96,4 +96,4 @@ class Scanners:
         recognized = find_spans(text)
         if self.pii is None or not text.strip() or not labels:
             return recognized
-        return merge_spans(recognized, await self.pii.find(text, labels))
+        return merge_spans(text, recognized, await self.pii.find(text, labels))

@@ -163,7 +163,7 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
     per_label, per_lang = Tally(), Tally()
     for record, spans in zip(heldout, predict(model, [r["text"] for r in heldout], labels), strict=True):
         text = record["text"]
-        merged = merge_spans(find_spans(text), spans)
+        merged = merge_spans(text, find_spans(text), spans)
         for label in labels:
             gold = _keys(
                 text, ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label)
@@ -193,7 +193,7 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
             for s in row["spans"]
             if s["entity_type"] in PRESIDIO
         }
-        merged = merge_spans([s for s in find_spans(text) if s.label in shared], spans)
+        merged = merge_spans(text, [s for s in find_spans(text) if s.label in shared], spans)
         for label in shared:
             gold = _keys(text, (g for g in gold_all if g[0] == label))
             for tally, found in ((model_only, spans), (gateway, merged)):

@@ -10,9 +10,19 @@ def test_a_model_span_overlapping_a_recognizer_span_is_dropped() -> None:
     card = Span("payment_card", 10, 29, 0.99)
     guess = Span("bank_account", 12, 29, 0.7)
     name = Span("person", 0, 8, 0.9)
-    assert merge_spans([card], [guess, name]) == [name, card]
+    text = "Ana Ruiz, 4111 1111 1111 1111"
+    assert merge_spans(text, [card], [guess, name]) == [name, card]
 
 
 def test_overlapping_model_spans_of_different_labels_are_kept() -> None:
     full, first = Span("full_name", 0, 9, 0.9), Span("first_name", 0, 3, 0.8)
-    assert merge_spans([], [full, first]) == [first, full]
+    assert merge_spans("Ana Ruiz.", [], [full, first]) == [first, full]
+
+
+def test_a_model_span_of_a_checked_label_must_pass_its_recognizer() -> None:
+    text = "Mail SzaszJanka@cuvox.de or see InstantResales.com, or ana@example.org."
+    cut = Span("email", 5, 21, 0.9)  # "SzaszJanka@cuvox": the model stopped at the dot
+    domain = Span("email", 32, 50, 0.85)
+    whole = Span("email", 55, 71, 0.9)  # "ana@example.org." with its full stop
+    assert text[whole.start : whole.end] == "ana@example.org."
+    assert merge_spans(text, [], [cut, domain, whole]) == [whole]

@@ -14,6 +14,9 @@ CASES = [
     ("card 4111-1111-1111-1111", [("payment_card", "4111-1111-1111-1111")]),
     ("card 5500005555555559.", [("payment_card", "5500005555555559")]),
     ("order 4111111111111112 (Luhn fails)", []),
+    # Digits inside a longer token are not a card, even when they pass Luhn by chance.
+    ("from GB37LTXZ84215830989318 to", [("iban", "GB37LTXZ84215830989318")]),
+    ("licence U62928788557186", []),
     ("phone +44 20 7946 0958", []),
     ("IBAN GB82 WEST 1234 5698 7654 32 please", [("iban", "GB82 WEST 1234 5698 7654 32")]),
     ("IBAN DE89370400440532013000", [("iban", "DE89370400440532013000")]),
@@ -38,3 +41,20 @@ def test_recognizers(text: str, expected: list[tuple[str, str]]) -> None:
     """Each row: a text and exactly the (label, value) pairs that must be found in it."""
     found = [(span.label, text[span.start : span.end]) for span in find_spans(text)]
     assert found == expected
+
+
+def test_a_checked_label_accepts_only_its_whole_valid_form() -> None:
+    from gateway.pii.patterns import passes_check
+
+    assert passes_check("email", "ana@example.com") is True
+    assert passes_check("email", "ana@example") is False  # cut at the first dot
+    assert passes_check("email", "InstantResales.com") is False
+    assert passes_check("payment_card", "4111 1111 1111 1111") is True
+    assert passes_check("payment_card", "# 4111 1111 1111 1111") is False
+    assert passes_check("ip_address", "03.93.92.16.85") is False  # a phone number
+    assert passes_check("payment_card", "630427373398") is True  # a 12-digit Maestro number
+    assert passes_check("payment_card", "630427373399") is False
+    assert passes_check("iban", "DE89370400440532013000") is True
+    assert passes_check("iban", "de89 3704 0044 0532 0130 00") is True
+    assert passes_check("person", "anything") is None  # free text: the model decides
+    assert passes_check("api_key", "my-own-key-shape") is None  # more shapes than the patterns know
