@@ -384,6 +384,16 @@ def _bench_guard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_upstream(args: argparse.Namespace) -> int:
+    from gateway.bench.upstream import run
+
+    if not 1 <= args.requests <= 10_000:
+        print("shieldgate: --requests must be 1-10000", file=sys.stderr)
+        return 2
+    run(args.requests, args.output)
+    return 0
+
+
 def _bench_pii(args: argparse.Namespace) -> int:
     from gateway.bench.pii import run
 
@@ -504,6 +514,10 @@ def _parser() -> argparse.ArgumentParser:
     pii.add_argument("--runs", type=int, default=100, help="texts per measurement")
     pii.add_argument("--output", type=Path, help="write the figures as JSON")
     pii.set_defaults(handler=_bench_pii)
+    upstream = bench.add_parser("upstream", help="CPU and latency of one upstream call, by client stack")
+    upstream.add_argument("--requests", type=int, default=300, help="calls per client (default 300)")
+    upstream.add_argument("--output", type=Path, help="write the figures as JSON")
+    upstream.set_defaults(handler=_bench_upstream)
     return parser
 
 

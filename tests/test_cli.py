@@ -240,6 +240,21 @@ def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
             assert figures["64_tokens_one_thread"]["p99_ms"] >= figures["64_tokens_one_thread"]["p50_ms"]
 
 
+def test_bench_upstream_times_each_client_stack(tmp_path: Path) -> None:
+    """`shieldgate bench upstream`: httpx, the openai SDK and the gateway's litellm path."""
+    output = tmp_path / "upstream.json"
+    result = run_shieldgate(
+        "bench", "upstream", "--requests", "5", "--output", str(output), timeout=120, check=True
+    )
+    figures = json.loads(output.read_text())
+    assert "gateway_upstream_litellm" in result.stdout
+    assert figures["requests"] == 5
+    for stack in ("httpx", "openai_sdk", "gateway_upstream_litellm"):
+        assert figures[stack]["p99_ms"] >= figures[stack]["p50_ms"] > 0
+        assert figures[stack]["cpu_ms_per_call"] > 0
+    assert run_shieldgate("bench", "upstream", "--requests", "0").returncode == 2
+
+
 def test_bench_guard_rejects_a_directory_without_a_guard(tmp_path: Path) -> None:
     result = run_shieldgate("bench", "guard", "--model", str(tmp_path))
     assert result.returncode == 2
