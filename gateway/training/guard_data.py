@@ -299,14 +299,6 @@ def responses(rng: random.Random) -> Iterator[Example]:
             yield Example(prompt(intent, lang), lang, text, 0, [], None, 0, text)
 
 
-def short_answers(rng: random.Random, per_prompt: int = 6) -> Iterator[Example]:
-    """Small talk answered in a word or a line ("ok", "Sure.", "4"): safe, not refusals."""
-    for lang, prompts in P.SMALL_TALK.items():
-        for text in prompts:
-            for answer in rng.sample(P.SHORT_ANSWERS[lang], per_prompt):
-                yield Example(text, lang, f"small talk: {text}", 0, [], None, 0, vary(rng, answer))
-
-
 def over_refusal_traps(rng: random.Random) -> Iterator[Example]:
     """Safe questions that sound alarming (definitions, history, public facts, homonyms),
     informal benign statements, more refusal styles, long compliant answers and partial refusals."""
@@ -392,7 +384,6 @@ def build(seed: int, deepset_train: Path | None = None) -> list[Example]:
         *long_texts(rng),
         *over_refusal_traps(rng),
         *with_identifiers(rng),
-        *short_answers(rng),
     ]
     if deepset_train is not None:
         examples += list(deepset(deepset_train))

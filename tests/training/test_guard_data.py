@@ -73,13 +73,3 @@ def test_targets_mark_unknown_labels_as_unknown() -> None:
     assert sum(values[1 : 1 + len(HARM_CATEGORIES)]) == 1.0
     assert all(k == 1.0 for k in known[1 : 1 + len(HARM_CATEGORIES)])
     assert not any(known[1 + len(HARM_CATEGORIES) :])  # attacks and refusal unknown
-
-
-def test_short_answers_to_small_talk_are_safe_in_every_language() -> None:
-    from gateway.training.guard_data import short_answers
-
-    examples = list(short_answers(random.Random(1)))
-    assert {e.lang for e in examples} == set(LANGUAGES)
-    assert all(e.unsafe == 0 and e.refusal == 0 and e.harm == [] for e in examples)
-    assert any(e.response == "ok" for e in examples)
-    assert all(e.response is not None and len(e.response) < 60 for e in examples)
