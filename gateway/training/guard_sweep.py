@@ -20,7 +20,7 @@ from typing import Any
 
 from gateway.guard.labels import HEADS
 from gateway.training.guard_data import load_examples
-from gateway.training.recipes import GUARD
+from gateway.training.recipes import GUARD, add_device_arguments
 
 DEFAULTS: dict[str, Any] = {"layers": None, **GUARD.as_dict()}
 
@@ -53,8 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--config", action="append", required=True, help="key=value,... (repeat)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--base", type=Path, help="base model directory (default: the package's)")
+    add_device_arguments(parser)
     parser.add_argument("--report", type=Path, help="write the results here as JSON")
     args = parser.parse_args(argv)
 

