@@ -8,7 +8,8 @@ example the multilingual one `gateway.training.e5_base` writes). Inputs are buil
 for the labels it carries (each kept with probability 0.9) and for random labels it does not
 carry, in random order, and sometimes by the label's name instead of its description. Labels in
 `pii_data.ZERO_SHOT` are never asked for. The decision threshold is chosen on a validation
-tenth of the training texts.
+tenth of the training texts. A checkpoint is written at the end of every epoch; `--resume`
+continues an interrupted run from it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from gateway.training.pii_templates import DESCRIPTIONS
 from gateway.training.recipes import PII, add_training_arguments
 
 PROJECTION = 128
+CHECKPOINT = "checkpoint.pt"
 
 
 class SpanModel(nn.Module):
@@ -150,6 +152,11 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_training_arguments(parser, PII)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue from OUTPUT/{CHECKPOINT}, written at the end of every epoch (same options)",
+    )
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -175,8 +182,31 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"training on {len(train_records)} texts, validating on {len(validation)}, {steps} steps", flush=True
     )
-    step, started = 0, time.monotonic()
-    for epoch in range(args.epochs):
+    checkpoint = args.output / CHECKPOINT
+    recipe = {
+        "data": str(args.data),
+        "base": str(base),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+    }
+    step, first_epoch, started = 0, 0, time.monotonic()
+    if args.resume:
+        if not checkpoint.exists():
+            parser.error(f"--resume: {checkpoint} does not exist")
+        state = torch.load(checkpoint, map_location=args.device, weights_only=False)
+        if state["recipe"] != recipe:
+            parser.error(f"--resume: {checkpoint} was written with {state['recipe']}, not {recipe}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        rng.setstate(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        train_records, step, first_epoch = state["order"], state["step"], state["epoch"]
+        print(f"resumed after epoch {first_epoch} (step {step}) from {checkpoint}", flush=True)
+    args.output.mkdir(parents=True, exist_ok=True)
+    for epoch in range(first_epoch, args.epochs):
         model.train()
         rng.shuffle(train_records)
         for start in range(0, len(train_records), args.batch_size):
@@ -200,8 +230,22 @@ def main(argv: list[str] | None = None) -> None:
                     f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.4f} ({time.monotonic() - started:.0f} s)",
                     flush=True,
                 )
+        save_checkpoint(
+            checkpoint,
+            {
+                "recipe": recipe,
+                "epoch": epoch + 1,
+                "step": step,
+                "order": train_records,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(),
+                "rng": rng.getstate(),
+                "torch_rng": torch.get_rng_state(),
+            },
+        )
+        print(f"epoch {epoch + 1} done; checkpoint {checkpoint}", flush=True)
 
-    args.output.mkdir(parents=True, exist_ok=True)
     export(model, tokenizer, cls, sep, args.output)
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
     config = base_config(base)
@@ -235,7 +279,15 @@ def main(argv: list[str] | None = None) -> None:
     meta["validation_f1"] = f1
     (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     write_card(args.output)
+    checkpoint.unlink()  # the model is exported: nothing left to resume
     print(f"threshold {meta['threshold']} (validation span F1 {f1:.3f}); wrote {args.output}")
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Written beside and then renamed, so an interrupted save leaves the previous one whole."""
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    partial.replace(path)
 
 
 def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: Path) -> None:
