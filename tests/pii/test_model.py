@@ -79,3 +79,12 @@ def test_spans_are_widened_to_whole_words(text: str, cut: str, whole: str) -> No
     start = text.index(cut)
     widened = whole_words(text, start, start + len(cut))
     assert text[widened[0] : widened[1]] == whole
+
+
+def test_no_token_of_the_text_starts_or_ends_on_whitespace(model: PiiModel) -> None:
+    # Training marks a token inside a span only if its offsets lie within the span: a token
+    # that took the space before a name along would never be part of one.
+    text = "Kunde  Jonas Becker\nwohnt in Köln,\tStraße 5; mail jonas@example.org"
+    encoding = model.tokenizer.encode(text, add_special_tokens=False)
+    pieces = [text[start:end] for start, end in encoding.offsets]
+    assert all(piece and piece == piece.strip() for piece in pieces)
