@@ -31,3 +31,23 @@ def test_a_cut_guard_without_kept_layers_kept_its_first_ones(tmp_path: Path) -> 
     card = write_card(directory).read_text(encoding="utf-8")
     assert "--output gateway/models/guard --layers 0,1,2,3`" in card
     assert "its first 4 of 6 layers" in card
+
+
+def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Path) -> None:
+    from gateway.pii.model import bundled_pii_dir
+    from gateway.training import pii_card
+    from gateway.training.e5_base import SOURCE
+
+    directory = tmp_path / "pii"
+    shutil.copytree(bundled_pii_dir(), directory)
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    meta["base_model"], meta["layers"] = SOURCE, 6
+    meta["training"]["base"] = "build/base-e5"
+    meta["training"]["base_command"] = "python -m gateway.training.e5_base --output build/base-e5"
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    assert f"{SOURCE}. 6 layers" in card
+    assert " --base build/base-e5`" in card
+    assert "written by `python -m gateway.training.e5_base --output build/base-e5`" in card
+    assert pii_card.CUT_VOCABULARY in card
+    assert pii_card.ENGLISH_VOCABULARY not in card
