@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())  # a CPU generator, whatever the device
         train_records, step, first_epoch = state["order"], state["step"], state["epoch"]
         print(f"resumed after epoch {first_epoch} (step {step}) from {checkpoint}", flush=True)
     args.output.mkdir(parents=True, exist_ok=True)
