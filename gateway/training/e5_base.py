@@ -12,9 +12,10 @@ types, biases and layer norms are fp32. This writes what `transformers.BertModel
 - only the first `--layers` blocks (fewer blocks, less time per token);
 - a vocabulary cut to the pieces that the seven languages' most frequent `--words` words
   (pyspellchecker's frequency lists, lower case and capitalized), Faker's names, places and
-  streets of their locales, and the training sets' texts (their train split) are written with, plus every piece of
-  one Latin, Greek or Cyrillic character or sign, so other text still reads, in smaller pieces.
-  A word of the corpus is cut into exactly the pieces the full vocabulary gives it;
+  streets of their locales, and the training sets' texts (their train split) are written
+  with, plus every piece of one Latin, Greek or Cyrillic character or sign, so other text
+  still reads, in smaller pieces. A word of the corpus is cut into exactly the pieces the full
+  vocabulary gives it;
 - the special tokens renamed to the names the runtime looks up ([CLS], [SEP], [PAD], [UNK]).
 
 The text is normalized with NFKC (the original's normalization table is NFKC-based) and runs
@@ -30,6 +31,7 @@ import struct
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -161,13 +163,9 @@ def corpus(words: int, seed: int, extra: Iterable[Path]) -> Iterator[str]:
 
 def kept_ids(tokenizer: Tokenizer, texts: Iterable[str]) -> list[int]:
     used = set(range(len(SPECIALS)))
-    batch: list[str] = []
-    for text in texts:
-        batch.append(text)
-        if len(batch) == 4096:
-            used.update(i for e in tokenizer.encode_batch(batch, add_special_tokens=False) for i in e.ids)
-            batch = []
-    used.update(i for e in tokenizer.encode_batch(batch, add_special_tokens=False) for i in e.ids)
+    stream = iter(texts)
+    while batch := list(islice(stream, 4096)):
+        used.update(i for e in tokenizer.encode_batch(batch, add_special_tokens=False) for i in e.ids)
     for piece, index in tokenizer.get_vocab().items():
         sign = piece.removeprefix("▁")
         if not sign or (len(sign) == 1 and ord(sign) < 0x0530):  # "▁"; Latin, Greek, Cyrillic, digits, signs
@@ -226,10 +224,9 @@ def main(argv: list[str] | None = None) -> None:
     packed = read_packed(packed_model_path())
     if not 1 <= args.layers <= int(packed.config["num_hidden_layers"]):
         parser.error(f"--layers must be between 1 and {packed.config['num_hidden_layers']}")
-    full = make_tokenizer([*SPECIALS, *packed.pieces[len(SPECIALS) :]], packed.scores)
-    rows = kept_ids(full, corpus(args.words, args.seed, args.texts))
-    piece_of = {index: piece for piece, index in full.get_vocab().items()}
-    tokenizer = make_tokenizer([piece_of[i] for i in rows], packed.scores[rows])
+    pieces = [*SPECIALS, *packed.pieces[len(SPECIALS) :]]
+    rows = kept_ids(make_tokenizer(pieces, packed.scores), corpus(args.words, args.seed, args.texts))
+    tokenizer = make_tokenizer([pieces[i] for i in rows], packed.scores[rows])
 
     args.output.mkdir(parents=True, exist_ok=True)
     save_file(bert_weights(packed, rows, args.layers), str(args.output / "model.safetensors"))
@@ -259,7 +256,8 @@ def main(argv: list[str] | None = None) -> None:
         ),
     }
     (args.output / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    print(f"{len(rows)} of {len(packed.pieces)} pieces, {args.layers} of 12 blocks -> {args.output}")
+    blocks = packed.config["num_hidden_layers"]
+    print(f"{len(rows)} of {len(pieces)} pieces, {args.layers} of {blocks} blocks -> {args.output}")
 
 
 if __name__ == "__main__":
