@@ -19,7 +19,8 @@ types, biases and layer norms are fp32. This writes what `transformers.BertModel
 - the special tokens renamed to the names the runtime looks up ([CLS], [SEP], [PAD], [UNK]).
 
 The text is normalized with NFKC (the original's normalization table is NFKC-based) and runs
-of spaces collapse to one. The same inputs give the same files.
+of spaces collapse to one. The same inputs give the same files (the command fixes string
+hashing for itself, as `pii_data` does: Faker picks some places from sets).
 """
 
 from __future__ import annotations
@@ -204,6 +205,9 @@ def bert_weights(packed: Packed, rows: list[int], layers: int) -> dict[str, np.n
 
 
 def main(argv: list[str] | None = None) -> None:
+    from gateway.training.pii_data import with_fixed_string_hashing
+
+    with_fixed_string_hashing("gateway.training.e5_base", argv)  # Faker's names and places
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -330,12 +330,17 @@ def build(seed: int, per_language: int) -> list[dict[str, Any]]:
     return records
 
 
-def main(argv: list[str] | None = None) -> None:
+def with_fixed_string_hashing(module: str, argv: list[str] | None) -> None:
+    """Run `python -m module` again with PYTHONHASHSEED=0 unless it already has it: some Faker
+    locales (it_IT's cities) pick from sets, whose order follows string hashing."""
     if os.environ.get("PYTHONHASHSEED") != "0":
-        # Some Faker locales (it_IT's cities) pick from sets, whose order follows string hashing.
         os.environ["PYTHONHASHSEED"] = "0"
         arguments = sys.argv[1:] if argv is None else argv
-        os.execv(sys.executable, [sys.executable, "-m", "gateway.training.pii_data", *arguments])  # noqa: S606
+        os.execv(sys.executable, [sys.executable, "-m", module, *arguments])  # noqa: S606
+
+
+def main(argv: list[str] | None = None) -> None:
+    with_fixed_string_hashing("gateway.training.pii_data", argv)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
