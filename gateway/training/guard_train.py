@@ -7,7 +7,9 @@ one linear layer with a sigmoid per output: unsafe, 14 harm categories, 11 attac
 refusal. A prompt is encoded alone; a response as the pair (prompt, response), so the token
 types tell the model which of the two it judges. Unknown labels (null) are left out of the loss.
 Thresholds are chosen per head on the validation split (best F1) with the exported int8 model
-as it is served (gateway.training.guard_thresholds), never on evaluation sets.
+as it is served (gateway.training.guard_thresholds), never on evaluation sets. A checkpoint
+is written to the output directory at the end of every epoch; `--resume` continues an
+interrupted run from it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from torch import nn
 from transformers import AutoTokenizer, BatchEncoding, BertModel, get_linear_schedule_with_warmup
 
 from gateway.guard.labels import OUTPUTS
+from gateway.training.checkpoint import (
+    CHECKPOINT,
+    CannotResume,
+    add_resume_argument,
+    load_checkpoint,
+    save_checkpoint,
+)
 from gateway.training.guard_card import write_card
 from gateway.training.guard_data import load_examples, targets
 from gateway.training.guard_thresholds import choose_thresholds, served_thresholds
@@ -192,8 +201,12 @@ def fit(
     lr: float = GUARD.lr,
     seed: int = GUARD.seed,
     device: str = "cpu",
+    checkpoint: Path | None = None,
+    resume: bool = False,
 ) -> tuple[Guard, Any]:
-    """Fine-tune the guard on `train`; returns the model (on `device`) and its tokenizer."""
+    """Fine-tune the guard on `train`; returns the model (on `device`) and its tokenizer.
+    With `checkpoint`, the state is saved there after every epoch, and `resume` continues
+    from it (the same examples and settings, or CannotResume)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -205,8 +218,22 @@ def fit(
     sparse = torch.zeros(len(OUTPUTS), device=device)
     sparse[1:-1] = 1.0  # the harm and attack outputs
     print(f"training on {len(train)} examples, {steps} steps, on {device}", flush=True)
-    step, started = 0, time.monotonic()
-    for epoch in range(epochs):
+    recipe = {
+        "examples": hashlib.sha256(json.dumps(train, sort_keys=True).encode()).hexdigest(),
+        "base": str(base),
+        "layers": layers,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+    }
+    step, first_epoch, started = 0, 0, time.monotonic()
+    if checkpoint is not None and resume:
+        progress = load_checkpoint(
+            checkpoint, recipe, model=model, optimizer=optimizer, schedule=schedule, rng=rng, device=device
+        )
+        step, first_epoch = progress["step"], progress["epoch"]
+    for epoch in range(first_epoch, epochs):
         model.train()
         for batch in batches(train, batch_size, rng):
             labelled = [targets(e) for e in batch]
@@ -227,6 +254,18 @@ def fit(
                     f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.4f} ({elapsed:.0f} s)",
                     flush=True,
                 )
+        if checkpoint is not None:
+            save_checkpoint(
+                checkpoint,
+                recipe,
+                model=model,
+                optimizer=optimizer,
+                schedule=schedule,
+                rng=rng,
+                epoch=epoch + 1,
+                step=step,
+            )
+            print(f"epoch {epoch + 1} done; checkpoint {checkpoint}", flush=True)
     return model, tokenizer
 
 
@@ -235,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_training_arguments(parser, GUARD)
+    add_resume_argument(parser)
     parser.add_argument(
         "--layers", help='keep only some of the base model\'s 6 blocks: "4" (the first four) or "0,2,4,5"'
     )
@@ -243,16 +283,22 @@ def main(argv: list[str] | None = None) -> None:
     train, validation = load_examples(args.data)
     base = args.base or base_model_dir()
     layers = kept_layers(args.layers)
-    model, tokenizer = fit(
-        train,
-        base,
-        layers=layers,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        device=args.device,
-    )
+    checkpoint = args.output / CHECKPOINT
+    try:
+        model, tokenizer = fit(
+            train,
+            base,
+            layers=layers,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            checkpoint=checkpoint,
+            resume=args.resume,
+        )
+    except CannotResume as error:
+        parser.error(str(error))
     args.output.mkdir(parents=True, exist_ok=True)
     export(model, tokenizer, args.output)
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
@@ -280,6 +326,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"thresholds chosen on the validation split ({len(validation)} examples), int8 model as served:")
     served_thresholds(args.output, validation)
     write_card(args.output)
+    checkpoint.unlink(missing_ok=True)  # the model is exported: nothing left to resume
     print(f"wrote {args.output}/guard.onnx, tokenizer.json, guard.json")
 
 

@@ -32,6 +32,13 @@ from transformers import BertModel, get_linear_schedule_with_warmup
 
 from gateway.pii.model import encode_window, text_windows
 from gateway.taxonomy import PII_LABELS
+from gateway.training.checkpoint import (
+    CHECKPOINT,
+    CannotResume,
+    add_resume_argument,
+    load_checkpoint,
+    save_checkpoint,
+)
 from gateway.training.guard_train import base_config, base_model_dir
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT
@@ -39,7 +46,6 @@ from gateway.training.pii_templates import DESCRIPTIONS
 from gateway.training.recipes import PII, add_training_arguments
 
 PROJECTION = 128
-CHECKPOINT = "checkpoint.pt"
 
 
 class SpanModel(nn.Module):
@@ -152,11 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_training_arguments(parser, PII)
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help=f"continue from OUTPUT/{CHECKPOINT}, written at the end of every epoch (same options)",
-    )
+    add_resume_argument(parser)
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -193,18 +195,19 @@ def main(argv: list[str] | None = None) -> None:
     }
     step, first_epoch, started = 0, 0, time.monotonic()
     if args.resume:
-        if not checkpoint.exists():
-            parser.error(f"--resume: {checkpoint} does not exist")
-        state = torch.load(checkpoint, map_location=args.device, weights_only=False)
-        if state["recipe"] != recipe:
-            parser.error(f"--resume: {checkpoint} was written with {state['recipe']}, not {recipe}")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"].cpu())  # a CPU generator, whatever the device
-        train_records, step, first_epoch = state["order"], state["step"], state["epoch"]
-        print(f"resumed after epoch {first_epoch} (step {step}) from {checkpoint}", flush=True)
+        try:
+            progress = load_checkpoint(
+                checkpoint,
+                recipe,
+                model=model,
+                optimizer=optimizer,
+                schedule=schedule,
+                rng=rng,
+                device=args.device,
+            )
+        except CannotResume as error:
+            parser.error(str(error))
+        train_records, step, first_epoch = progress["order"], progress["step"], progress["epoch"]
     args.output.mkdir(parents=True, exist_ok=True)
     for epoch in range(first_epoch, args.epochs):
         model.train()
@@ -232,17 +235,14 @@ def main(argv: list[str] | None = None) -> None:
                 )
         save_checkpoint(
             checkpoint,
-            {
-                "recipe": recipe,
-                "epoch": epoch + 1,
-                "step": step,
-                "order": train_records,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "rng": rng.getstate(),
-                "torch_rng": torch.get_rng_state(),
-            },
+            recipe,
+            model=model,
+            optimizer=optimizer,
+            schedule=schedule,
+            rng=rng,
+            epoch=epoch + 1,
+            step=step,
+            order=train_records,
         )
         print(f"epoch {epoch + 1} done; checkpoint {checkpoint}", flush=True)
 
@@ -281,13 +281,6 @@ def main(argv: list[str] | None = None) -> None:
     write_card(args.output)
     checkpoint.unlink()  # the model is exported: nothing left to resume
     print(f"threshold {meta['threshold']} (validation span F1 {f1:.3f}); wrote {args.output}")
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Written beside and then renamed, so an interrupted save leaves the previous one whole."""
-    partial = path.with_suffix(".partial")
-    torch.save(state, partial)
-    partial.replace(path)
 
 
 def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: Path) -> None:
