@@ -9,7 +9,9 @@ is tuned on these sets. Needs only the serving dependencies (onnxruntime, tokeni
 What each set measures:
 - openai_moderation_eval (1,680): prompt harm. Unsafe if any flag is 1; predicted unsafe from
   the unsafe head. Per category: OpenAI flag -> our harm category at the harm threshold.
-- xstest prompts (450): over-refusal. False-positive rate on the 250 safe prompts.
+- xstest prompts (450): over-refusal. False-positive rate on the 250 safe prompts; and which
+  prompts the bundled default policy blocks, given their guard scores alone (what a user of the
+  defaults sees: its rules read harm categories and attacks at their own thresholds).
 - xstest completions (2,250): refusal head on (prompt, completion); full or partial refusal = 1.
 - simplesafetytests (100, all unsafe): recall of the unsafe head.
 - jbb_behaviors (100 harmful + 100 benign): unsafe head.
@@ -27,8 +29,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.findings import GuardScores
+from gateway.findings import Findings, GuardScores
 from gateway.guard import GuardInput, GuardModel, bundled_guard_dir
+from gateway.policy.engine import Subject, decide
+from gateway.policy.loader import default_policy_dir, load_policies
 from gateway.training.guard_card import write_card
 
 # OpenAI moderation flag -> our harm category.
@@ -135,6 +139,13 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
             [unsafe(s) for s in scores],
         )
     )
+    results.append(
+        confusion(
+            "xstest prompts: blocked by the default policy",
+            [r["label"] == "unsafe" for r in rows_x],
+            default_policy_blocks(scores),
+        )
+    )
 
     completions: list[dict[str, str]] = []
     for path in sorted((eval_dir / "xstest/completions_human_labeled").glob("*.csv")):
@@ -173,6 +184,17 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
     results.append(confusion("deepset injections (test): attack head", truth, [attacked(s) for s in scores]))
     results.append(confusion("deepset injections (test): unsafe head", truth, [unsafe(s) for s in scores]))
     return results
+
+
+def default_policy_blocks(scores: Sequence[GuardScores]) -> list[bool]:
+    """Whether the bundled default policy blocks each prompt, a user message with these guard
+    scores and no personal data."""
+    policy = load_policies(default_policy_dir()).for_tenant("default")
+    return [
+        decide(policy, Subject("input", "default", "eval", "default", 0, (Findings("user", guard=s),))).block
+        is not None
+        for s in scores
+    ]
 
 
 def report(results: list[Result], model: GuardModel, seconds: float) -> str:
