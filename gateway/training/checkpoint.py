@@ -12,11 +12,18 @@ from __future__ import annotations
 import argparse
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-__all__ = ["CHECKPOINT", "CannotResume", "add_resume_argument", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT",
+    "CannotResume",
+    "Training",
+    "add_resume_argument",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -33,17 +40,18 @@ def add_resume_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def save_checkpoint(
-    path: Path,
-    recipe: dict[str, Any],
-    *,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: Any,
-    rng: random.Random,
-    **progress: Any,
-) -> None:
+class Training(NamedTuple):
+    """The objects a checkpoint saves and restores."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Any  # a torch learning-rate scheduler
+    rng: random.Random
+
+
+def save_checkpoint(path: Path, recipe: dict[str, Any], training: Training, **progress: Any) -> None:
     """Save the run's state; `progress` holds at least `epoch` (finished) and `step`."""
+    model, optimizer, schedule, rng = training
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     torch.save(
@@ -61,18 +69,10 @@ def save_checkpoint(
     partial.replace(path)
 
 
-def load_checkpoint(
-    path: Path,
-    recipe: dict[str, Any],
-    *,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    schedule: Any,
-    rng: random.Random,
-    device: str,
-) -> dict[str, Any]:
-    """Restore the state `save_checkpoint` wrote into the given objects and return its
-    `progress`; CannotResume if there is none or it was written with another recipe."""
+def load_checkpoint(path: Path, recipe: dict[str, Any], training: Training, device: str) -> dict[str, Any]:
+    """Restore the state `save_checkpoint` wrote into `training` and return its `progress`;
+    CannotResume if there is none or it was written with another recipe."""
+    model, optimizer, schedule, rng = training
     if not path.exists():
         raise CannotResume(f"--resume: {path} does not exist")
     state = torch.load(path, map_location=device, weights_only=False)

@@ -33,6 +33,7 @@ from gateway.guard.labels import OUTPUTS
 from gateway.training.checkpoint import (
     CHECKPOINT,
     CannotResume,
+    Training,
     add_resume_argument,
     load_checkpoint,
     save_checkpoint,
@@ -214,6 +215,7 @@ def fit(
     steps = epochs * math.ceil(len(train) / batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
+    training = Training(model, optimizer, schedule, rng)
     loss_fn = nn.BCEWithLogitsLoss(reduction="none")
     sparse = torch.zeros(len(OUTPUTS), device=device)
     sparse[1:-1] = 1.0  # the harm and attack outputs
@@ -229,9 +231,7 @@ def fit(
     }
     step, first_epoch, started = 0, 0, time.monotonic()
     if checkpoint is not None and resume:
-        progress = load_checkpoint(
-            checkpoint, recipe, model=model, optimizer=optimizer, schedule=schedule, rng=rng, device=device
-        )
+        progress = load_checkpoint(checkpoint, recipe, training, device)
         step, first_epoch = progress["step"], progress["epoch"]
     for epoch in range(first_epoch, epochs):
         model.train()
@@ -258,10 +258,7 @@ def fit(
             save_checkpoint(
                 checkpoint,
                 recipe,
-                model=model,
-                optimizer=optimizer,
-                schedule=schedule,
-                rng=rng,
+                training,
                 epoch=epoch + 1,
                 step=step,
             )

@@ -35,6 +35,7 @@ from gateway.taxonomy import PII_LABELS
 from gateway.training.checkpoint import (
     CHECKPOINT,
     CannotResume,
+    Training,
     add_resume_argument,
     load_checkpoint,
     save_checkpoint,
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     steps = args.epochs * math.ceil(len(train_records) / args.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
+    training = Training(model, optimizer, schedule, rng)
     loss_fn = nn.BCEWithLogitsLoss(reduction="none")
     print(
         f"training on {len(train_records)} texts, validating on {len(validation)}, {steps} steps", flush=True
@@ -196,15 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     step, first_epoch, started = 0, 0, time.monotonic()
     if args.resume:
         try:
-            progress = load_checkpoint(
-                checkpoint,
-                recipe,
-                model=model,
-                optimizer=optimizer,
-                schedule=schedule,
-                rng=rng,
-                device=args.device,
-            )
+            progress = load_checkpoint(checkpoint, recipe, training, args.device)
         except CannotResume as error:
             parser.error(str(error))
         train_records, step, first_epoch = progress["order"], progress["step"], progress["epoch"]
@@ -236,10 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         save_checkpoint(
             checkpoint,
             recipe,
-            model=model,
-            optimizer=optimizer,
-            schedule=schedule,
-            rng=rng,
+            training,
             epoch=epoch + 1,
             step=step,
             order=train_records,
