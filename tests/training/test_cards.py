@@ -51,3 +51,4 @@ def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Pat
     assert "written by `python -m gateway.training.e5_base --output build/base-e5`" in card
     assert pii_card.CUT_VOCABULARY in card
     assert pii_card.ENGLISH_VOCABULARY not in card
+    assert "about ten to eleven minutes an epoch" in card
