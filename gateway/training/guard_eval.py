@@ -32,7 +32,7 @@ from pathlib import Path
 from gateway.findings import Findings, GuardScores
 from gateway.guard import GuardInput, GuardModel, bundled_guard_dir
 from gateway.policy.engine import Subject, decide
-from gateway.policy.loader import default_policy_dir, load_policies
+from gateway.policy.loader import DEFAULT_POLICY, default_policy_dir, load_policies
 from gateway.training.guard_card import write_card
 
 # OpenAI moderation flag -> our harm category.
@@ -189,12 +189,20 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
 def default_policy_blocks(scores: Sequence[GuardScores]) -> list[bool]:
     """Whether the bundled default policy blocks each prompt, a user message with these guard
     scores and no personal data."""
-    policy = load_policies(default_policy_dir()).for_tenant("default")
-    return [
-        decide(policy, Subject("input", "default", "eval", "default", 0, (Findings("user", guard=s),))).block
-        is not None
-        for s in scores
-    ]
+    policy = load_policies(default_policy_dir()).policies[DEFAULT_POLICY]
+
+    def blocked(guard: GuardScores) -> bool:
+        subject = Subject(
+            stage="input",
+            tenant=DEFAULT_POLICY,
+            key_id="eval",
+            model="default",
+            tokens=0,
+            messages=(Findings("user", guard=guard),),
+        )
+        return decide(policy, subject).block is not None
+
+    return [blocked(s) for s in scores]
 
 
 def report(results: list[Result], model: GuardModel, seconds: float) -> str:

@@ -255,13 +255,7 @@ def fit(
                     flush=True,
                 )
         if checkpoint is not None:
-            save_checkpoint(
-                checkpoint,
-                recipe,
-                training,
-                epoch=epoch + 1,
-                step=step,
-            )
+            save_checkpoint(checkpoint, recipe, training, epoch=epoch + 1, step=step)
             print(f"epoch {epoch + 1} done; checkpoint {checkpoint}", flush=True)
     return model, tokenizer
 

@@ -227,14 +227,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"epoch {epoch + 1} step {step}/{steps} loss {loss.item():.4f} ({time.monotonic() - started:.0f} s)",
                     flush=True,
                 )
-        save_checkpoint(
-            checkpoint,
-            recipe,
-            training,
-            epoch=epoch + 1,
-            step=step,
-            order=train_records,
-        )
+        save_checkpoint(checkpoint, recipe, training, epoch=epoch + 1, step=step, order=train_records)
         print(f"epoch {epoch + 1} done; checkpoint {checkpoint}", flush=True)
 
     export(model, tokenizer, cls, sep, args.output)
