@@ -1,4 +1,4 @@
-"""Micro-batching: concurrent callers share one model call, which runs off the event loop.
+"""Micro-batching: concurrent callers share one trip to a worker thread, off the event loop.
 
 A lone caller is served at once (no waiting for company); callers that arrive while a batch
 is running are collected and served together by the next one, so batching grows with load

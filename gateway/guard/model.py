@@ -4,6 +4,11 @@ One forward pass gives every head: unsafe, the harm categories, the attack strat
 refusal. Texts longer than one window are cut into overlapping windows that are all scored
 (nothing after the first 512 tokens goes unread); a text's score is the maximum over its
 windows, so one harmful paragraph in a long document is enough to flag it.
+
+Each text is its own model call (all its windows together, no padding): int8 dynamic
+quantization scales activations by the largest value in the whole input, so a text scored
+beside others would get other scores than alone, and a verdict, cached or not, must depend on
+the text only, not on the traffic it arrived with.
 """
 
 from __future__ import annotations
@@ -85,29 +90,27 @@ class GuardModel:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids) + 2
 
     def score(self, items: Sequence[GuardInput]) -> list[GuardScores]:
-        """Scores for each item, in order: one batched forward pass over all their windows."""
-        if not items:
-            return []
-        rows: list[tuple[list[int], list[int]]] = []  # (input ids, token types) per window
-        owner: list[int] = []
+        """Scores for each item, in order: one forward pass per item over all its windows."""
         texts = self._tokenizer.encode_batch_fast([item.text for item in items], add_special_tokens=False)
-        for index, (item, encoding) in enumerate(zip(items, texts, strict=True)):
-            context: list[int] = []
-            if item.prompt:
-                context = self._tokenizer.encode(item.prompt, add_special_tokens=False).ids[-CONTEXT:]
-            for window in _windows(encoding.ids):
-                if item.is_response:
-                    ids = [self._cls, *context, self._sep, *window, self._sep]
-                    types = [0] * (len(context) + 2) + [1] * (len(window) + 1)
-                else:
-                    ids = [self._cls, *window, self._sep]
-                    types = [0] * len(ids)
-                rows.append((ids, types))
-                owner.append(index)
-        probabilities = self._run(rows)
-        merged = np.zeros((len(items), len(OUTPUTS)), dtype=np.float32)
-        np.maximum.at(merged, np.array(owner), probabilities)
-        return [self._scores(row, item.is_response) for row, item in zip(merged, items, strict=True)]
+        return [
+            self._scores(self._run(self._rows(item, encoding.ids)).max(axis=0), item.is_response)
+            for item, encoding in zip(items, texts, strict=True)
+        ]
+
+    def _rows(self, item: GuardInput, text_ids: list[int]) -> list[tuple[list[int], list[int]]]:
+        """(input ids, token types) of each window of the item's text."""
+        if not item.is_response:
+            return [
+                ([self._cls, *window, self._sep], [0] * (len(window) + 2)) for window in _windows(text_ids)
+            ]
+        context = self._tokenizer.encode(item.prompt or "", add_special_tokens=False).ids[-CONTEXT:]
+        return [
+            (
+                [self._cls, *context, self._sep, *window, self._sep],
+                [0] * (len(context) + 2) + [1] * (len(window) + 1),
+            )
+            for window in _windows(text_ids)
+        ]
 
     def _run(self, rows: list[tuple[list[int], list[int]]]) -> np.ndarray:
         (logits,) = self._session.run(["logits"], padded(rows))

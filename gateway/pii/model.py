@@ -8,6 +8,10 @@ Each label is represented by the mean of its description's token vectors, each t
 its own vector, and two dot products score every (token, label) pair: does a span of this
 label begin here, and is this token inside one. A label the model was never trained on is
 found the same way, from its description. Long texts are read in overlapping windows.
+
+Each text is its own model call (all its windows together): int8 dynamic quantization scales
+activations by the largest value in the whole input, so texts scored together would find other
+spans than alone, and what is redacted must depend on the text only.
 """
 
 from __future__ import annotations
@@ -108,31 +112,30 @@ class PiiModel:
             return [[] for _ in texts]
         names = list(labels)
         label_ids = [self._label_ids(labels[name]) for name in names]
-        windows: list[Window] = []
-        owner: list[int] = []
-        for index, encoding in enumerate(
-            self.tokenizer.encode_batch(list(texts), add_special_tokens=False)  # with offsets
-        ):
-            for token_range in text_windows(encoding):
-                windows.append(encode_window(label_ids, encoding, token_range, self.cls, self.sep))
-                owner.append(index)
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)  # with offsets
+        return [
+            self._find(text, encoding, names, label_ids)
+            for text, encoding in zip(texts, encodings, strict=True)
+        ]
+
+    def _find(
+        self, text: str, encoding: Encoding, names: list[str], label_ids: list[list[int]]
+    ) -> list[Span]:
+        """One text's spans: one model call over all its windows."""
+        windows = [encode_window(label_ids, encoding, r, self.cls, self.sep) for r in text_windows(encoding)]
         begin, inside = self._run(windows, len(names))
-        found: list[dict[tuple[str, int, int], float]] = [{} for _ in texts]
+        found: dict[tuple[str, int, int], float] = {}
         for w, window in enumerate(windows):
-            text = texts[owner[w]]
             for label_index, name in enumerate(names):
                 for start, end, score in _decode(
                     begin[w, :, label_index], inside[w, :, label_index], window, self.threshold
                 ):
                     key = (name, *whole_words(text, start, end))
-                    found[owner[w]][key] = max(score, found[owner[w]].get(key, 0.0))
-        return [
-            sorted(
-                (Span(label, start, end, round(score, 4)) for (label, start, end), score in spans.items()),
-                key=lambda s: (s.start, s.label),
-            )
-            for spans in found
-        ]
+                    found[key] = max(score, found.get(key, 0.0))
+        return sorted(
+            (Span(label, start, end, round(score, 4)) for (label, start, end), score in found.items()),
+            key=lambda s: (s.start, s.label),
+        )
 
     def _run(self, windows: list[Window], labels: int) -> tuple[np.ndarray, np.ndarray]:
         """Begin and inside probabilities, each (windows, text positions, labels)."""

@@ -30,7 +30,7 @@ class PiiFinder:
         return self._batcher.batches
 
     def _run(self, items: Sequence[tuple[str, Labels]]) -> list[list[Span]]:
-        """One model call per distinct label set among the batch's texts."""
+        """One `find` per distinct label set among the batch's texts."""
         out: list[list[Span]] = [[] for _ in items]
         for labels in dict.fromkeys(labels for _, labels in items):
             indexes = [i for i, (_, asked) in enumerate(items) if asked == labels]

@@ -66,13 +66,12 @@ def test_refusal_and_compliance_are_told_apart(guard: GuardModel) -> None:
     assert (refusal.refusal or 0) >= guard.thresholds["refusal"] > (compliance.refusal or 0)
 
 
-def test_a_batch_scores_like_single_calls(guard: GuardModel) -> None:
+def test_a_text_scores_the_same_alone_and_beside_others(guard: GuardModel) -> None:
+    long = " ".join(["The quarterly meeting covered budgets, hiring and the office move."] * 60)
     items = [GuardInput(BENIGN), GuardInput(HARMFUL), GuardInput("Fine, thanks!", prompt="How are you?")]
-    batched = guard.score(items)
-    for item, scores in zip(items, batched, strict=True):
-        (alone,) = guard.score([item])
-        # dynamic int8 quantization: activations are scaled per batch, so scores move a little
-        assert alone.unsafe == pytest.approx(scores.unsafe, abs=0.05)
+    beside_others = guard.score([*items, GuardInput(long)])
+    for item, scores in zip(items, beside_others[:-1], strict=True):
+        assert guard.score([item]) == [scores]
 
 
 def test_text_past_the_first_window_is_still_read(guard: GuardModel) -> None:

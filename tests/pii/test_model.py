@@ -59,6 +59,18 @@ def test_spans_point_into_the_text_and_long_texts_are_read_to_the_end(model: Pii
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
 
 
+def test_a_text_finds_the_same_spans_alone_and_beside_others(model: PiiModel) -> None:
+    texts = [
+        "Hi, I'm Laura Bianchi and you can call me on +39 333 123 4567.",
+        "Kunde Jonas Becker, geboren am 14.03.1985, hat angerufen.",
+        "Julien Moreau lives in Lyon.",
+        "The meeting notes cover the budget, hiring and the office move. " * 30 + "Signed, Marta Lopez.",
+    ]
+    beside_others = model.find(texts, ASK)
+    for text, spans in zip(texts, beside_others, strict=True):
+        assert model.find([text], ASK) == [spans]
+
+
 def test_no_labels_or_no_texts_means_no_work(model: PiiModel) -> None:
     assert model.find([], ASK) == []
     assert model.find(["Laura Bianchi"], {}) == [[]]
