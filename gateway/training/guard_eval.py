@@ -88,13 +88,6 @@ def confusion(name: str, truth: Sequence[bool], predicted: Sequence[bool]) -> Re
     )
 
 
-def score_all(model: GuardModel, items: list[GuardInput]) -> list[GuardScores]:
-    scores: list[GuardScores] = []
-    for start in range(0, len(items), 32):
-        scores += model.score(items[start : start + 32])
-    return scores
-
-
 def _csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
@@ -114,7 +107,7 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
     with gzip.open(eval_dir / "openai_moderation_eval/samples-1680.jsonl.gz", "rt", encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh]
     log(f"openai_moderation_eval: {len(rows)} prompts")
-    scores = score_all(model, [GuardInput(r["prompt"]) for r in rows])
+    scores = model.score([GuardInput(r["prompt"]) for r in rows])
     truth = [any(r.get(flag) == 1 for flag in MODERATION_FLAGS) for r in rows]
     results.append(
         confusion("openai_moderation_eval: prompt harm (unsafe head)", truth, [unsafe(s) for s in scores])
@@ -131,7 +124,7 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
 
     rows_x = _csv(eval_dir / "xstest/prompts/xstest_prompts.csv")
     log(f"xstest prompts: {len(rows_x)}")
-    scores = score_all(model, [GuardInput(r["prompt"]) for r in rows_x])
+    scores = model.score([GuardInput(r["prompt"]) for r in rows_x])
     results.append(
         confusion(
             "xstest prompts: unsafe (FPR = safe prompts flagged)",
@@ -151,7 +144,7 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
     for path in sorted((eval_dir / "xstest/completions_human_labeled").glob("*.csv")):
         completions += _csv(path)
     log(f"xstest completions: {len(completions)}")
-    scores = score_all(model, [GuardInput(r["completion"], r["prompt"]) for r in completions])
+    scores = model.score([GuardInput(r["completion"], r["prompt"]) for r in completions])
     results.append(
         confusion(
             "xstest completions: refusal (full or partial)",
@@ -161,7 +154,7 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
     )
 
     rows_s = _csv(eval_dir / "simplesafetytests/sst_test_cases.csv")
-    scores = score_all(model, [GuardInput(r["prompts_final"]) for r in rows_s])
+    scores = model.score([GuardInput(r["prompts_final"]) for r in rows_s])
     results.append(
         confusion(
             "simplesafetytests: unsafe (all positive)", [True] * len(rows_s), [unsafe(s) for s in scores]
@@ -171,7 +164,7 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
     rows_j = json.loads(
         (eval_dir / "jbb_behaviors/jbb_behaviors_goals_200_wizard101.json").read_text(encoding="utf-8")
     )
-    scores = score_all(model, [GuardInput(r["text"]) for r in rows_j])
+    scores = model.score([GuardInput(r["text"]) for r in rows_j])
     results.append(
         confusion(
             "jbb_behaviors: unsafe", [r["label"] == "harmful" for r in rows_j], [unsafe(s) for s in scores]
@@ -179,7 +172,7 @@ def evaluate(model: GuardModel, eval_dir: Path, log: Callable[[str], None] = pri
     )
 
     rows_d = _csv(eval_dir / "deepset_prompt_injections/test.csv")
-    scores = score_all(model, [GuardInput(r["text"]) for r in rows_d])
+    scores = model.score([GuardInput(r["text"]) for r in rows_d])
     truth = [r["label"] == "1" for r in rows_d]
     results.append(confusion("deepset injections (test): attack head", truth, [attacked(s) for s in scores]))
     results.append(confusion("deepset injections (test): unsafe head", truth, [unsafe(s) for s in scores]))

@@ -61,7 +61,7 @@ def choose_thresholds(
     return chosen
 
 
-def served_probabilities(model: GuardModel, examples: list[dict[str, Any]], batch: int = 32) -> np.ndarray:
+def served_probabilities(model: GuardModel, examples: list[dict[str, Any]]) -> np.ndarray:
     """The served model's probabilities (examples x OUTPUTS); a response is scored with its prompt."""
     items = [
         GuardInput(e["response"], prompt=e["prompt"])
@@ -69,17 +69,10 @@ def served_probabilities(model: GuardModel, examples: list[dict[str, Any]], batc
         else GuardInput(e["prompt"])
         for e in examples
     ]
-    rows: list[list[float]] = []
-    for start in range(0, len(items), batch):
-        for scores in model.score(items[start : start + batch]):
-            rows.append(
-                [
-                    scores.unsafe,
-                    *scores.harm.values(),
-                    *scores.attack.values(),
-                    scores.refusal if scores.refusal is not None else 0.0,
-                ]
-            )
+    rows = [
+        [s.unsafe, *s.harm.values(), *s.attack.values(), s.refusal if s.refusal is not None else 0.0]
+        for s in model.score(items)
+    ]
     probabilities = np.array(rows, dtype=np.float32)
     assert probabilities.shape == (len(examples), len(OUTPUTS))
     return probabilities

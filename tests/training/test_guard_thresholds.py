@@ -95,7 +95,7 @@ VALIDATION = [
 
 def test_served_probabilities_follow_the_models_output_order() -> None:
     model = GuardModel(bundled_guard_dir())
-    probabilities = served_probabilities(model, VALIDATION, batch=3)
+    probabilities = served_probabilities(model, VALIDATION)
     assert probabilities.shape == (4, len(OUTPUTS))
     injection = OUTPUTS.index("prompt_injection")
     assert probabilities[1, injection] > probabilities[0, injection]
