@@ -9,7 +9,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-__all__ = ["cpu_session", "padded", "sigmoid"]
+__all__ = ["ROWS_PER_CALL", "cpu_session", "padded", "sigmoid"]
+
+# Most windows one model call takes. A text's windows go through in calls of this many, so
+# memory stays bounded for any text length (an 8 MiB prompt is some 10,000 windows).
+ROWS_PER_CALL = 16
 
 
 def cpu_session(path: Path, threads: int = 0) -> ort.InferenceSession:

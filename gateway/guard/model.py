@@ -5,10 +5,10 @@ refusal. Texts longer than one window are cut into overlapping windows that are 
 (nothing after the first 512 tokens goes unread); a text's score is the maximum over its
 windows, so one harmful paragraph in a long document is enough to flag it.
 
-Each text is its own model call (all its windows together, no padding): int8 dynamic
-quantization scales activations by the largest value in the whole input, so a text scored
-beside others would get other scores than alone, and a verdict, cached or not, must depend on
-the text only, not on the traffic it arrived with.
+A text's windows go through the model apart from any other text's (ROWS_PER_CALL at a time,
+no padding): int8 dynamic quantization scales activations by the largest value in the whole
+input, so a text scored beside others would get other scores than alone, and a verdict, cached
+or not, must depend on the text only, not on the traffic it arrived with.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from tokenizers import Tokenizer
 
 from gateway.findings import GuardScores
 from gateway.guard.labels import OUTPUTS, head_slices
-from gateway.onnxsession import cpu_session, padded, sigmoid
+from gateway.onnxsession import ROWS_PER_CALL, cpu_session, padded, sigmoid
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 
 __all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "check_guard_dir", "load_guard"]
@@ -113,8 +113,12 @@ class GuardModel:
         ]
 
     def _run(self, rows: list[tuple[list[int], list[int]]]) -> np.ndarray:
-        (logits,) = self._session.run(["logits"], padded(rows))
-        return sigmoid(logits)
+        """Probabilities of each row, ROWS_PER_CALL rows a model call."""
+        logits = [
+            self._session.run(["logits"], padded(rows[start : start + ROWS_PER_CALL]))[0]
+            for start in range(0, len(rows), ROWS_PER_CALL)
+        ]
+        return sigmoid(np.concatenate(logits))
 
     def _scores(self, row: np.ndarray, is_response: bool) -> GuardScores:
         harm = row[self._slices["harm"]]

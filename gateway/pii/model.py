@@ -9,9 +9,10 @@ its own vector, and two dot products score every (token, label) pair: does a spa
 label begin here, and is this token inside one. A label the model was never trained on is
 found the same way, from its description. Long texts are read in overlapping windows.
 
-Each text is its own model call (all its windows together): int8 dynamic quantization scales
-activations by the largest value in the whole input, so texts scored together would find other
-spans than alone, and what is redacted must depend on the text only.
+A text's windows go through the model apart from any other text's (ROWS_PER_CALL at a time):
+int8 dynamic quantization scales activations by the largest value in the whole input, so texts
+scored together would find other spans than alone, and what is redacted must depend on the
+text only.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from gateway.findings import Span
-from gateway.onnxsession import cpu_session, padded, sigmoid
+from gateway.onnxsession import ROWS_PER_CALL, cpu_session, padded, sigmoid
 
 __all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows", "whole_words"]
 
@@ -121,17 +122,22 @@ class PiiModel:
     def _find(
         self, text: str, encoding: Encoding, names: list[str], label_ids: list[list[int]]
     ) -> list[Span]:
-        """One text's spans: one model call over all its windows."""
-        windows = [encode_window(label_ids, encoding, r, self.cls, self.sep) for r in text_windows(encoding)]
-        begin, inside = self._run(windows, len(names))
+        """One text's spans, its windows ROWS_PER_CALL a model call."""
+        ranges = text_windows(encoding)
         found: dict[tuple[str, int, int], float] = {}
-        for w, window in enumerate(windows):
-            for label_index, name in enumerate(names):
-                for start, end, score in _decode(
-                    begin[w, :, label_index], inside[w, :, label_index], window, self.threshold
-                ):
-                    key = (name, *whole_words(text, start, end))
-                    found[key] = max(score, found.get(key, 0.0))
+        for first in range(0, len(ranges), ROWS_PER_CALL):
+            windows = [
+                encode_window(label_ids, encoding, r, self.cls, self.sep)
+                for r in ranges[first : first + ROWS_PER_CALL]
+            ]
+            begin, inside = self._run(windows, len(names))
+            for w, window in enumerate(windows):
+                for label_index, name in enumerate(names):
+                    for start, end, score in _decode(
+                        begin[w, :, label_index], inside[w, :, label_index], window, self.threshold
+                    ):
+                        key = (name, *whole_words(text, start, end))
+                        found[key] = max(score, found.get(key, 0.0))
         return sorted(
             (Span(label, start, end, round(score, 4)) for (label, start, end), score in found.items()),
             key=lambda s: (s.start, s.label),

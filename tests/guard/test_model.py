@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway.guard import GuardInput, GuardModel, bundled_guard_dir, load_guard
+from gateway.guard.model import STRIDE, WINDOW
+from gateway.onnxsession import ROWS_PER_CALL
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 
 BENIGN = "Can you suggest a good recipe for a vegetable lasagna?"
@@ -74,9 +76,12 @@ def test_a_text_scores_the_same_alone_and_beside_others(guard: GuardModel) -> No
         assert guard.score([item]) == [scores]
 
 
-def test_text_past_the_first_window_is_still_read(guard: GuardModel) -> None:
-    filler = " ".join(["The quarterly meeting covered budgets, hiring and the office move."] * 80)
+@pytest.mark.parametrize("sentences", [80, 300])  # 300: more windows than one model call takes
+def test_text_past_the_first_window_is_still_read(guard: GuardModel, sentences: int) -> None:
+    filler = " ".join(["The quarterly meeting covered budgets, hiring and the office move."] * sentences)
     assert guard.count_tokens(filler) > 512  # past the longest single model input
+    if sentences == 300:
+        assert guard.count_tokens(filler) > WINDOW + ROWS_PER_CALL * STRIDE
     # A harmful paragraph, not one sentence: each window is mean pooled, so one short sentence
     # among 250 benign tokens is diluted (a known weakness, in the model card).
     harmful = (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.pii.model import PiiModel, bundled_pii_dir, load_pii_model, whole_words
+from gateway.onnxsession import ROWS_PER_CALL
+from gateway.pii.model import PiiModel, bundled_pii_dir, load_pii_model, text_windows, whole_words
 
 ASK = {
     "person": "person name",
@@ -51,9 +52,14 @@ def test_a_label_of_your_own_is_found_from_its_description(model: PiiModel) -> N
     assert ("contact", "Laura Bianchi") in _found(model, text, {"contact": "person name"})
 
 
-def test_spans_point_into_the_text_and_long_texts_are_read_to_the_end(model: PiiModel) -> None:
-    filler = "The meeting notes cover the budget, hiring and the office move. " * 60
+@pytest.mark.parametrize("sentences", [60, 250])  # 250: more windows than one model call takes
+def test_spans_point_into_the_text_and_long_texts_are_read_to_the_end(
+    model: PiiModel, sentences: int
+) -> None:
+    filler = "The meeting notes cover the budget, hiring and the office move. " * sentences
     text = f"{filler}Please send the contract to Marta Lopez."
+    if sentences == 250:
+        assert len(text_windows(model.tokenizer.encode(text, add_special_tokens=False))) > ROWS_PER_CALL
     (spans,) = model.find([text], {"person": "person name"})
     assert any(text[s.start : s.end] == "Marta Lopez" for s in spans)
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
