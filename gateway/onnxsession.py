@@ -1,19 +1,28 @@
 """What the shipped ONNX models share: a CPU session with a chosen number of threads, padded
-batches of token rows, and the sigmoid of their logits."""
+batches of token rows cut to a bounded size, and the sigmoid of their logits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnxruntime as ort
 
-__all__ = ["ROWS_PER_CALL", "cpu_session", "padded", "sigmoid"]
+__all__ = ["ROWS_PER_CALL", "cpu_session", "padded", "per_call", "sigmoid"]
 
 # Most windows one model call takes. A text's windows go through in calls of this many, so
 # memory stays bounded for any text length (an 8 MiB prompt is some 10,000 windows).
 ROWS_PER_CALL = 16
+
+T = TypeVar("T")
+
+
+def per_call(rows: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`rows` in consecutive slices of at most ROWS_PER_CALL, one slice a model call."""
+    for start in range(0, len(rows), ROWS_PER_CALL):
+        yield rows[start : start + ROWS_PER_CALL]
 
 
 def cpu_session(path: Path, threads: int = 0) -> ort.InferenceSession:

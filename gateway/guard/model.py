@@ -24,7 +24,7 @@ from tokenizers import Tokenizer
 
 from gateway.findings import GuardScores
 from gateway.guard.labels import OUTPUTS, head_slices
-from gateway.onnxsession import ROWS_PER_CALL, cpu_session, padded, sigmoid
+from gateway.onnxsession import cpu_session, padded, per_call, sigmoid
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 
 __all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "check_guard_dir", "load_guard"]
@@ -90,7 +90,7 @@ class GuardModel:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids) + 2
 
     def score(self, items: Sequence[GuardInput]) -> list[GuardScores]:
-        """Scores for each item, in order: one forward pass per item over all its windows."""
+        """Scores for each item, in order; an item's windows go through the model apart from others'."""
         texts = self._tokenizer.encode_batch_fast([item.text for item in items], add_special_tokens=False)
         return [
             self._scores(self._run(self._rows(item, encoding.ids)).max(axis=0), item.is_response)
@@ -98,26 +98,20 @@ class GuardModel:
         ]
 
     def _rows(self, item: GuardInput, text_ids: list[int]) -> list[tuple[list[int], list[int]]]:
-        """(input ids, token types) of each window of the item's text."""
-        if not item.is_response:
-            return [
-                ([self._cls, *window, self._sep], [0] * (len(window) + 2)) for window in _windows(text_ids)
-            ]
-        context = self._tokenizer.encode(item.prompt or "", add_special_tokens=False).ids[-CONTEXT:]
+        """(input ids, token types) of each window of the item's text: [CLS] window [SEP] for a
+        prompt, [CLS] prompt's end [SEP] window [SEP] for a response (the window as segment 1)."""
+        head, text_type = [self._cls], 0
+        if item.is_response:
+            context = self._tokenizer.encode(item.prompt or "", add_special_tokens=False).ids[-CONTEXT:]
+            head, text_type = [self._cls, *context, self._sep], 1
         return [
-            (
-                [self._cls, *context, self._sep, *window, self._sep],
-                [0] * (len(context) + 2) + [1] * (len(window) + 1),
-            )
+            ([*head, *window, self._sep], [0] * len(head) + [text_type] * (len(window) + 1))
             for window in _windows(text_ids)
         ]
 
     def _run(self, rows: list[tuple[list[int], list[int]]]) -> np.ndarray:
-        """Probabilities of each row, ROWS_PER_CALL rows a model call."""
-        logits = [
-            self._session.run(["logits"], padded(rows[start : start + ROWS_PER_CALL]))[0]
-            for start in range(0, len(rows), ROWS_PER_CALL)
-        ]
+        """Probabilities of each row."""
+        logits = [self._session.run(["logits"], padded(chunk))[0] for chunk in per_call(rows)]
         return sigmoid(np.concatenate(logits))
 
     def _scores(self, row: np.ndarray, is_response: bool) -> GuardScores:

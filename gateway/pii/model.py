@@ -27,7 +27,7 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from gateway.findings import Span
-from gateway.onnxsession import ROWS_PER_CALL, cpu_session, padded, sigmoid
+from gateway.onnxsession import cpu_session, padded, per_call, sigmoid
 
 __all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows", "whole_words"]
 
@@ -123,13 +123,9 @@ class PiiModel:
         self, text: str, encoding: Encoding, names: list[str], label_ids: list[list[int]]
     ) -> list[Span]:
         """One text's spans, its windows ROWS_PER_CALL a model call."""
-        ranges = text_windows(encoding)
         found: dict[tuple[str, int, int], float] = {}
-        for first in range(0, len(ranges), ROWS_PER_CALL):
-            windows = [
-                encode_window(label_ids, encoding, r, self.cls, self.sep)
-                for r in ranges[first : first + ROWS_PER_CALL]
-            ]
+        for ranges in per_call(text_windows(encoding)):
+            windows = [encode_window(label_ids, encoding, r, self.cls, self.sep) for r in ranges]
             begin, inside = self._run(windows, len(names))
             for w, window in enumerate(windows):
                 for label_index, name in enumerate(names):
