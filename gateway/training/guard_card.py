@@ -30,8 +30,10 @@ WEAKNESSES = """\
 - Each 256-token window is mean pooled, so one short harmful sentence inside a long benign
   text is diluted and can score below the threshold; a harmful paragraph is found wherever it
   sits.
-- Dynamic int8 quantization scales activations per batch, so a text's scores move slightly
-  (up to a few hundredths) with what else is in the same batch.
+- Dynamic int8 quantization takes one activation scale per model input, so the gateway gives
+  each text a model call of its own (its windows together): a verdict depends on the text alone,
+  never on the requests it arrived with. The int8 scores differ from the fp32 model's by a few
+  hundredths.
 """
 
 
