@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     scanner_threads: int = Field(
         default=0, ge=0, description="onnxruntime threads per model; 0: one per core."
     )
+    scanner_parallel: int = Field(
+        default=0, ge=0, description="Texts of one batch scored side by side, per model; 0: one per core."
+    )
     scanner_max_batch: int = Field(
         default=16, ge=1, description="Most texts handed to the model thread at once."
     )

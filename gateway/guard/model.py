@@ -24,7 +24,7 @@ from tokenizers import Tokenizer
 
 from gateway.findings import GuardScores
 from gateway.guard.labels import OUTPUTS, head_slices
-from gateway.onnxsession import cpu_session, padded, per_call, sigmoid
+from gateway.onnxsession import TextPool, cpu_session, padded, per_call, sigmoid
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 
 __all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "check_guard_dir", "load_guard"]
@@ -61,9 +61,12 @@ def check_guard_dir(directory: Path) -> None:
 
 
 class GuardModel:
-    """Tokenizer and one InferenceSession, created once; `score` is thread-safe."""
+    """Tokenizer and one InferenceSession, created once; `score` is thread-safe.
 
-    def __init__(self, directory: Path, *, threads: int = 0) -> None:
+    `threads`: onnxruntime threads a model call; `parallel`: texts of one `score` call scored
+    side by side (0 for either: one per core)."""
+
+    def __init__(self, directory: Path, *, threads: int = 0, parallel: int = 0) -> None:
         check_guard_dir(directory)
         meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
         if tuple(meta["outputs"]) != OUTPUTS:
@@ -77,6 +80,7 @@ class GuardModel:
         self._cls = self._token_id("[CLS]")
         self._sep = self._token_id("[SEP]")
         self._session = cpu_session(directory / "guard.onnx", threads)
+        self._texts = TextPool(parallel)
         self._slices = head_slices()
 
     def _token_id(self, token: str) -> int:
@@ -92,10 +96,11 @@ class GuardModel:
     def score(self, items: Sequence[GuardInput]) -> list[GuardScores]:
         """Scores for each item, in order; an item's windows go through the model apart from others'."""
         texts = self._tokenizer.encode_batch_fast([item.text for item in items], add_special_tokens=False)
-        return [
-            self._scores(self._run(self._rows(item, encoding.ids)).max(axis=0), item.is_response)
-            for item, encoding in zip(items, texts, strict=True)
-        ]
+        return self._texts.map(self._score_one, list(zip(items, [t.ids for t in texts], strict=True)))
+
+    def _score_one(self, job: tuple[GuardInput, list[int]]) -> GuardScores:
+        item, text_ids = job
+        return self._scores(self._run(self._rows(item, text_ids)).max(axis=0), item.is_response)
 
     def _rows(self, item: GuardInput, text_ids: list[int]) -> list[tuple[list[int], list[int]]]:
         """(input ids, token types) of each window of the item's text: [CLS] window [SEP] for a
@@ -134,6 +139,6 @@ def _windows(ids: list[int]) -> list[list[int]]:
 
 
 @cache
-def load_guard(directory: Path, threads: int = 0) -> GuardModel:
-    """One model per directory and thread setting for the whole process."""
-    return GuardModel(directory, threads=threads)
+def load_guard(directory: Path, threads: int = 0, parallel: int = 0) -> GuardModel:
+    """One model per directory and thread settings for the whole process."""
+    return GuardModel(directory, threads=threads, parallel=parallel)

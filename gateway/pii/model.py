@@ -27,7 +27,7 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from gateway.findings import Span
-from gateway.onnxsession import cpu_session, padded, per_call, sigmoid
+from gateway.onnxsession import TextPool, cpu_session, padded, per_call, sigmoid
 
 __all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows", "whole_words"]
 
@@ -82,9 +82,12 @@ def encode_window(
 
 
 class PiiModel:
-    """Tokenizer and one InferenceSession, created once; `find` is thread-safe."""
+    """Tokenizer and one InferenceSession, created once; `find` is thread-safe.
 
-    def __init__(self, directory: Path, *, threads: int = 0) -> None:
+    `threads`: onnxruntime threads a model call; `parallel`: texts of one `find` call searched
+    side by side (0 for either: one per core)."""
+
+    def __init__(self, directory: Path, *, threads: int = 0, parallel: int = 0) -> None:
         meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
         self.directory = directory
         self.version: str = meta["version"]
@@ -98,6 +101,7 @@ class PiiModel:
             raise ValueError(f"{directory}/tokenizer.json has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
         self._session = cpu_session(directory / "pii.onnx", threads)
+        self._texts = TextPool(parallel)
         self._label_cache: dict[str, list[int]] = {}
 
     def _label_ids(self, description: str) -> list[int]:
@@ -114,10 +118,11 @@ class PiiModel:
         names = list(labels)
         label_ids = [self._label_ids(labels[name]) for name in names]
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)  # with offsets
-        return [
-            self._find(text, encoding, names, label_ids)
-            for text, encoding in zip(texts, encodings, strict=True)
-        ]
+
+        def find_one(job: tuple[str, Encoding]) -> list[Span]:
+            return self._find(*job, names, label_ids)
+
+        return self._texts.map(find_one, list(zip(texts, encodings, strict=True)))
 
     def _find(
         self, text: str, encoding: Encoding, names: list[str], label_ids: list[list[int]]
@@ -198,6 +203,6 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 @cache
-def load_pii_model(directory: Path, threads: int = 0) -> PiiModel:
-    """One model per directory and thread setting for the whole process."""
-    return PiiModel(directory, threads=threads)
+def load_pii_model(directory: Path, threads: int = 0, parallel: int = 0) -> PiiModel:
+    """One model per directory and thread settings for the whole process."""
+    return PiiModel(directory, threads=threads, parallel=parallel)
