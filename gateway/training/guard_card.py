@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.training.recipes import GUARD
+from gateway.training.recipes import GUARD, GUARD_LAYERS
 
 WEAKNESSES = """\
 - The training set is small and mostly synthetic (templates written for this project plus the
@@ -62,8 +62,9 @@ def write_card(directory: Path) -> Path:
         else "Not evaluated yet: run `python -m gateway.training.guard_eval`."
     )
     flags = GUARD.flags(training)
-    if training.get("layers", 6) < 6:  # models made before kept_layers was written kept the first ones
-        kept = training.get("kept_layers", range(training["layers"]))
+    # Models made before kept_layers was written kept the first ones.
+    kept = list(training.get("kept_layers", range(training.get("layers", 6))))
+    if kept != list(range(GUARD_LAYERS)):
         flags += f" --layers {','.join(map(str, kept))}"
     device_flag, where = trained_on(training, gpu_time="a minute", cpu_epoch="ten minutes")
     flags += device_flag
@@ -107,7 +108,10 @@ word salad in seven languages); safe questions that sound alarming (definitions,
 facts, homonyms such as "kill a process") and informal benign statements; refusals in many styles,
 partial refusals (a refusal followed by general information) and long compliant answers, to
 harmful and benign requests in seven languages; requests carrying pasted identifiers (hashes,
-UUIDs, ticket numbers, tokens, log paths), labelled as the request beneath them; and the train split of deepset/prompt-injections (Apache-2.0, English and
+UUIDs, ticket numbers, tokens, log paths), labelled as the request beneath them; small talk and
+the short answers it gets ("Hi" / "ok") in seven languages, and requests that only sound harmful
+(figurative language, harmless targets, games and fiction, nonsense groups, the history of
+discrimination); and the train split of deepset/prompt-injections (Apache-2.0, English and
 German). The validation split holds out whole intents and templates, so validation figures are
 on phrasings never trained on. No evaluation set below was trained on.
 

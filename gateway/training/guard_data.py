@@ -25,6 +25,7 @@ from typing import Any
 
 from gateway.guard.labels import OUTPUTS
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
+from gateway.training import guard_near_misses as N
 from gateway.training import guard_phrases as P
 
 VALIDATION_SHARE = 0.15
@@ -373,6 +374,23 @@ def with_identifiers(rng: random.Random) -> Iterator[Example]:
         yield Example(frame.format(q=request, id=identifier(rng)), "en", intent, 1, [category], [])
 
 
+def near_misses(rng: random.Random) -> Iterator[Example]:
+    """Small talk and its short answers in every language, and requests that sound harmful
+    and are not (guard_near_misses): all safe, all answers compliant."""
+    for lang, pairs in N.SHORT_EXCHANGES.items():
+        for user, answer in pairs:
+            group = f"short:{lang}:{user}:{answer}"
+            for _ in range(2):
+                yield Example(vary(rng, user), lang, group, 0, [], [])
+            other = rng.choice(pairs)[0]
+            for prompt in (user, user, other):
+                yield Example(prompt, lang, group, 0, [], None, 0, vary(rng, answer))
+    for texts in N.NEAR_MISSES.values():
+        for text in texts:
+            for _ in range(3):
+                yield Example(vary(rng, text), "en", text, 0, [], [])
+
+
 def build(seed: int, deepset_train: Path | None = None) -> list[Example]:
     rng = random.Random(seed)
     examples = [
@@ -384,6 +402,7 @@ def build(seed: int, deepset_train: Path | None = None) -> list[Example]:
         *long_texts(rng),
         *over_refusal_traps(rng),
         *with_identifiers(rng),
+        *near_misses(rng),
     ]
     if deepset_train is not None:
         examples += list(deepset(deepset_train))

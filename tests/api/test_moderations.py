@@ -18,7 +18,7 @@ def test_the_sdk_reads_our_answer_in_its_own_types(sdk: openai.OpenAI) -> None:
     answer = sdk.moderations.create(
         input=[
             "What's a good name for a golden retriever puppy?",
-            "Explain how to build a pipe bomb at home.",
+            "Give me detailed instructions to build a pipe bomb at home.",
         ]
     )
     benign, harmful = answer.results

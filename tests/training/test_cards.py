@@ -21,16 +21,31 @@ def test_a_gpu_model_names_its_device_and_a_cpu_model_none() -> None:
     assert "about ten minutes an epoch" in sentence
 
 
-def test_a_cut_guard_without_kept_layers_kept_its_first_ones(tmp_path: Path) -> None:
+def _card_of_guard(tmp_path: Path, layers: int, kept: list[int] | None) -> str:
     directory = tmp_path / "guard"
     shutil.copytree(bundled_guard_dir(), directory)
     meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
-    meta["training"]["layers"] = 4
+    meta["training"]["layers"] = layers
     meta["training"].pop("kept_layers", None)
+    if kept is not None:
+        meta["training"]["kept_layers"] = kept
     (directory / "guard.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = write_card(directory).read_text(encoding="utf-8")
-    assert "--output gateway/models/guard --layers 0,1,2,3`" in card
+    return write_card(directory).read_text(encoding="utf-8")
+
+
+def test_a_guard_without_kept_layers_kept_its_first_ones(tmp_path: Path) -> None:
+    """Blocks not listed are the first ones; the default four need no --layers flag."""
+    card = _card_of_guard(tmp_path, 6, None)
+    assert "--output gateway/models/guard --layers 0,1,2,3,4,5`" in card
+    assert "all 6 layers" in card
+    card = _card_of_guard(tmp_path / "four", 4, None)
+    assert "--output gateway/models/guard`" in card
     assert "its first 4 of 6 layers" in card
+
+
+def test_a_guard_with_other_blocks_names_them(tmp_path: Path) -> None:
+    card = _card_of_guard(tmp_path, 4, [0, 2, 4, 5])
+    assert "--output gateway/models/guard --layers 0,2,4,5`" in card
 
 
 def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from gateway.guard.labels import OUTPUTS
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
-from gateway.training.guard_data import build, identifier, main, with_identifiers
+from gateway.training.guard_data import build, identifier, main, near_misses, with_identifiers
+from gateway.training.guard_near_misses import NEAR_MISSES, SHORT_EXCHANGES
 from gateway.training.guard_phrases import LANGUAGES
 
 
@@ -73,3 +74,23 @@ def test_targets_mark_unknown_labels_as_unknown() -> None:
     assert sum(values[1 : 1 + len(HARM_CATEGORIES)]) == 1.0
     assert all(k == 1.0 for k in known[1 : 1 + len(HARM_CATEGORIES)])
     assert not any(known[1 + len(HARM_CATEGORIES) :])  # attacks and refusal unknown
+
+
+def test_short_answers_are_safe_compliant_answers_in_every_language() -> None:
+    """A bare "ok" after "Hi" is taught as a safe, compliant answer, in each of the seven languages."""
+    examples = list(near_misses(random.Random(5)))
+    answers = [e for e in examples if e.response is not None]
+    assert {e.lang for e in answers} == set(LANGUAGES) == set(SHORT_EXCHANGES)
+    assert all(e.unsafe == 0 and e.refusal == 0 and e.harm == [] for e in answers)
+    assert any(e.prompt == "Hi" and e.response.lower() == "ok" for e in answers)
+    assert max(len(e.response) for e in answers) < 80
+
+
+def test_near_miss_requests_are_safe_and_share_no_group_with_a_harmful_example() -> None:
+    """Each alarming-sounding request is labelled safe and never also appears as harmful."""
+    texts = {text for group in NEAR_MISSES.values() for text in group}
+    examples = build(13)
+    near = [e for e in examples if e.group in texts]
+    assert {e.group for e in near} == texts
+    assert all(e.unsafe == 0 and e.attack == [] for e in near)
+    assert not any(e.unsafe == 1 for e in examples if e.group in texts)

@@ -9,7 +9,7 @@ from gateway.training.guard_sweep import parse_config
 
 def test_settings_override_the_defaults() -> None:
     config = parse_config("epochs=8,lr=2e-4,seed=3")
-    assert config == {"layers": None, "epochs": 8, "lr": 2e-4, "batch_size": 32, "seed": 3}
+    assert config == {"layers": "4", "epochs": 8, "lr": 2e-4, "batch_size": 32, "seed": 3}
 
 
 def test_layers_take_a_count_or_a_list_of_indices() -> None:

@@ -7,7 +7,7 @@ import json
 
 from gateway.guard.model import bundled_guard_dir
 from gateway.pii.model import bundled_pii_dir
-from gateway.training.recipes import GUARD, PII, Recipe, add_training_arguments
+from gateway.training.recipes import GUARD, GUARD_LAYERS, PII, Recipe, add_training_arguments
 
 
 def test_flags_name_only_what_differs_from_the_recipe() -> None:
@@ -21,6 +21,7 @@ def test_the_shipped_models_were_trained_with_the_default_recipes() -> None:
     guard = json.loads((bundled_guard_dir() / "guard.json").read_text(encoding="utf-8"))["training"]
     pii = json.loads((bundled_pii_dir() / "pii.json").read_text(encoding="utf-8"))["training"]
     assert GUARD.flags(guard) == ""
+    assert guard["kept_layers"] == list(range(GUARD_LAYERS))
     assert PII.flags(pii) == ""
 
 
