@@ -1,7 +1,8 @@
 """Latency and throughput of the guard alone, in process, with no HTTP around it.
 
-Batch 1 on one onnxruntime thread (one CPU core) and on the default thread count, then
-concurrent callers through the micro-batcher the gateway uses, for a prompt of `tokens` tokens.
+Batch 1 on one onnxruntime thread (one CPU core) and on the default thread count; a batch of
+8 prompts scored one after the other and side by side (one a core); then concurrent callers
+through the micro-batcher the gateway uses, for prompts of `tokens` tokens.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from gateway.guard import Guard, GuardInput, GuardModel, bundled_guard_dir
 
 __all__ = ["percentiles", "prompt_of", "run", "time_calls"]
+
+BATCH = 8  # texts of the batch timed one after the other and side by side
 
 WORDS = [
     "please",
@@ -116,6 +120,12 @@ def run(
     model = GuardModel(directory)
     results["batch1_all_threads"] = time_calls(lambda: model.score([GuardInput(text)]), runs, warmup=10)
     print(f"batch 1, all threads, {tokens} tokens: {results['batch1_all_threads']}", flush=True)
+    batch = [GuardInput(prompt_of(model, tokens, salt)) for salt in range(BATCH)]
+    for name, scorer in (("one_after_another", GuardModel(directory, parallel=1)), ("side_by_side", model)):
+        figures = time_calls(partial(scorer.score, batch), max(runs // BATCH, 1), warmup=2)
+        figures["texts_per_second"] = round(BATCH * 1000 / figures["p50_ms"], 1)
+        results[f"batch{BATCH}_{name}"] = figures
+        print(f"batch of {BATCH}, {name.replace('_', ' ')}, {tokens} tokens: {figures}", flush=True)
     guard = Guard(model)
     results["concurrent"] = []
     for level in levels:
