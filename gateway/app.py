@@ -125,7 +125,10 @@ def build_guard(settings: Settings, verdicts: VerdictCache | None) -> Guard | No
         log.warning("guard.disabled", reason="SHIELDGATE_GUARD is false: no safety scores")
         return None
     model = load_guard(
-        settings.guard_model or bundled_guard_dir(), settings.scanner_threads, settings.scanner_parallel
+        settings.guard_model or bundled_guard_dir(),
+        settings.scanner_threads,
+        settings.scanner_parallel,
+        settings.scanner_short_tokens,
     )
     log.info("guard.loaded", model=str(model.directory), version=model.version)
     return Guard(model, verdicts, max_batch=settings.scanner_max_batch)
@@ -137,7 +140,10 @@ def build_pii(settings: Settings, verdicts: VerdictCache | None) -> PiiFinder | 
         log.info("pii_model.off", reason="SHIELDGATE_PII is false: the recognizers alone find PII")
         return None
     model = load_pii_model(
-        settings.pii_model or bundled_pii_dir(), settings.scanner_threads, settings.scanner_parallel
+        settings.pii_model or bundled_pii_dir(),
+        settings.scanner_threads,
+        settings.scanner_parallel,
+        settings.scanner_short_tokens,
     )
     log.info("pii_model.loaded", model=str(model.directory), version=model.version)
     return PiiFinder(model, verdicts, max_batch=settings.scanner_max_batch)

@@ -1,11 +1,11 @@
-"""What the shipped ONNX models share: a CPU session with a chosen number of threads, a pool
-that scores the texts of a batch side by side, padded batches of token rows cut to a bounded
-size, and the sigmoid of their logits."""
+"""What the shipped ONNX models share: CPU sessions with a chosen number of threads (short calls
+on one), a pool that scores the texts of a batch side by side, padded batches of token rows cut
+to a bounded size, and the sigmoid of their logits."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -13,11 +13,26 @@ from typing import TypeVar
 import numpy as np
 import onnxruntime as ort
 
-__all__ = ["ROWS_PER_CALL", "TextPool", "cpu_session", "padded", "per_call", "sigmoid"]
+__all__ = [
+    "ROWS_PER_CALL",
+    "SHORT_CALL_TOKENS",
+    "CpuModel",
+    "TextPool",
+    "cpu_session",
+    "padded",
+    "per_call",
+    "sigmoid",
+]
 
 # Most windows one model call takes. A text's windows go through in calls of this many, so
 # memory stays bounded for any text length (an 8 MiB prompt is some 10,000 windows).
 ROWS_PER_CALL = 16
+
+# A model call on fewer tokens than this (rows x padded width) runs on one onnxruntime thread.
+# On a 2-core EPYC, a second thread makes such a call no faster and spends 40 to 55 % more CPU;
+# from about 96 tokens on it makes the call faster (the measurement is in the README, under
+# Safety guard).
+SHORT_CALL_TOKENS = 64
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,6 +78,30 @@ def cpu_session(path: Path, threads: int = 0) -> ort.InferenceSession:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class CpuModel:
+    """One ONNX model file for calls of any size: a call on fewer than `short_tokens` tokens runs
+    on a session of one thread, a longer one on a session of `threads` (0: one per core).
+
+    Both sessions hold the same weights and give the same outputs; `run` is thread-safe.
+    `short_tokens` 0, or one thread anyway, keeps a single session.
+    """
+
+    def __init__(self, path: Path, threads: int = 0, short_tokens: int = SHORT_CALL_TOKENS) -> None:
+        self._long = cpu_session(path, threads)
+        one_thread = threads == 1 or (threads == 0 and len(os.sched_getaffinity(0)) == 1)
+        self.short_tokens = 0 if one_thread else short_tokens
+        self._short = cpu_session(path, 1) if self.short_tokens else self._long
+
+    def is_short(self, feed: Mapping[str, np.ndarray]) -> bool:
+        """Whether the call on `feed` runs on the one-thread session."""
+        return int(feed["input_ids"].size) < self.short_tokens
+
+    def run(self, outputs: list[str], feed: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        session = self._short if self.is_short(feed) else self._long
+        results: list[np.ndarray] = session.run(outputs, dict(feed))
+        return results
 
 
 def padded(rows: Sequence[tuple[Sequence[int], Sequence[int]]]) -> dict[str, np.ndarray]:

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     scanner_threads: int = Field(
         default=0, ge=0, description="onnxruntime threads per model; 0: one per core."
     )
+    scanner_short_tokens: int = Field(
+        default=64,
+        ge=0,
+        description="A model call on fewer tokens than this runs on one onnxruntime thread; 0: none.",
+    )
     scanner_parallel: int = Field(
         default=0, ge=0, description="Texts of one batch scored side by side, per model; 0: one per core."
     )

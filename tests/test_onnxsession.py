@@ -1,11 +1,16 @@
-"""The text pool scores a batch's texts side by side, in order, and a lone text in the caller's thread."""
+"""The text pool scores a batch's texts side by side, in order, and a lone text in the caller's
+thread; a model's short calls run on one thread, with the same outputs as on all."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from gateway.onnxsession import TextPool
+import numpy as np
+
+from gateway.guard import bundled_guard_dir
+from gateway.onnxsession import SHORT_CALL_TOKENS, CpuModel, TextPool, padded
+from gateway.settings import Settings
 
 
 def test_texts_come_back_in_their_order() -> None:
@@ -42,3 +47,36 @@ def test_zero_workers_means_one_per_core() -> None:
     import os
 
     assert TextPool(workers=0).workers == len(os.sched_getaffinity(0))
+
+
+def _feed(tokens: int) -> dict[str, np.ndarray]:
+    ids = [101, *range(2000, 2000 + tokens - 2), 102]
+    return padded([(ids, [0] * len(ids))])
+
+
+def test_a_short_call_runs_on_one_thread_and_a_long_one_on_all() -> None:
+    model = CpuModel(bundled_guard_dir() / "guard.onnx", threads=2, short_tokens=64)
+    assert model.is_short(_feed(63))
+    assert not model.is_short(_feed(64))
+    assert not model.is_short(padded([([101, 2000, 102], [0, 0, 0])] * 32))  # 32 rows of 3 tokens
+
+
+def test_both_sessions_give_the_same_outputs() -> None:
+    """A verdict must not depend on which session scored it: a threshold at the text's own length
+    puts the same call on one thread, and one higher on both."""
+    path = bundled_guard_dir() / "guard.onnx"
+    for tokens in (20, 200):
+        feed = _feed(tokens)
+        (one,) = CpuModel(path, threads=2, short_tokens=tokens + 1).run(["logits"], feed)
+        (both,) = CpuModel(path, threads=2, short_tokens=0).run(["logits"], feed)
+        assert np.array_equal(one, both)
+
+
+def test_one_thread_or_a_zero_threshold_keeps_one_session() -> None:
+    path = bundled_guard_dir() / "guard.onnx"
+    assert CpuModel(path, threads=1, short_tokens=64).short_tokens == 0
+    assert not CpuModel(path, threads=2, short_tokens=0).is_short(_feed(8))
+
+
+def test_the_gateway_setting_defaults_to_the_models_threshold() -> None:
+    assert Settings().scanner_short_tokens == SHORT_CALL_TOKENS

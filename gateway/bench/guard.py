@@ -1,6 +1,7 @@
 """Latency and throughput of the guard alone, in process, with no HTTP around it.
 
-Batch 1 on one onnxruntime thread (one CPU core) and on the default thread count; a batch of
+Batch 1 on one onnxruntime thread (one CPU core) and on every thread (a call of any length, not
+only from SHORT_CALL_TOKENS on as the gateway does); a batch of
 8 prompts scored one after the other and side by side (one a core); then concurrent callers
 through the micro-batcher the gateway uses, for prompts of `tokens` tokens.
 """
@@ -74,15 +75,18 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 
 
 def time_calls(call: Callable[[], object], runs: int, warmup: int) -> dict[str, float]:
-    """p50 and p99 of `runs` calls to `call`, after `warmup` untimed ones."""
+    """p50 and p99 of `runs` calls to `call`, after `warmup` untimed ones, and the process's
+    CPU a call (every thread's: onnxruntime's pool included)."""
     for _ in range(warmup):
         call()
     samples = []
+    cpu_started = time.process_time()
     for _ in range(runs):
         started = time.perf_counter()
         call()
         samples.append((time.perf_counter() - started) * 1000)
-    return percentiles(samples)
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / runs
+    return {**percentiles(samples), "cpu_ms": round(cpu_ms, 2)}
 
 
 async def _concurrent(guard: Guard, texts: list[str], level: int) -> dict[str, Any]:
@@ -117,9 +121,12 @@ def run(
     results: dict[str, Any] = {"tokens": tokens, "runs": runs}
     results["batch1_one_thread"] = time_calls(lambda: single.score([GuardInput(text)]), runs, warmup=10)
     print(f"batch 1, 1 thread, {tokens} tokens: {results['batch1_one_thread']}", flush=True)
-    model = GuardModel(directory)
-    results["batch1_all_threads"] = time_calls(lambda: model.score([GuardInput(text)]), runs, warmup=10)
+    every_thread = GuardModel(directory, short_tokens=0)
+    results["batch1_all_threads"] = time_calls(
+        lambda: every_thread.score([GuardInput(text)]), runs, warmup=10
+    )
     print(f"batch 1, all threads, {tokens} tokens: {results['batch1_all_threads']}", flush=True)
+    model = GuardModel(directory)  # as the gateway has it
     batch = [GuardInput(prompt_of(model, tokens, salt)) for salt in range(BATCH)]
     for name, scorer in (("one_after_another", GuardModel(directory, parallel=1)), ("side_by_side", model)):
         figures = time_calls(partial(scorer.score, batch), max(runs // BATCH, 1), warmup=2)

@@ -37,6 +37,7 @@ PARTS = (
     "scanning and policy on the event loop",
     "audit log",
     "HTTP server and framework (uvicorn, FastAPI)",
+    "event loop's native code (uvloop, some of it waiting)",
     "other threads",
 )
 
@@ -60,6 +61,9 @@ WAITING = (
     "Condition.wait (threading.py",
     "_worker (concurrent/futures/thread.py",
 )
+# The innermost Python frame while uvloop's loop (compiled) runs its own code, or waits in it:
+# py-spy cannot tell the two apart there.
+NATIVE_LOOP = ("Runner.run (asyncio/runners.py",)
 # py-spy names installed modules from their package (`litellm/utils.py`), deep ones by file alone.
 UPSTREAM = ("gateway/upstream.py", "(litellm", "(openai", "(httpx/", "(httpcore/")
 SCANNING = ("gateway/pipeline.py", "gateway/scanners.py", "gateway/streamguard.py", "gateway/cache/")
@@ -80,9 +84,11 @@ def part_of(thread: str, frames: list[str]) -> str | None:
     if "audit" in thread or "gateway/audit/" in stack:
         return PARTS[4]
     if "MainThread" not in thread:
-        return PARTS[6]
+        return PARTS[7]
     if any(marker in stack for marker in SCANNING):
         return PARTS[3]
+    if frames[-1].startswith(NATIVE_LOOP):
+        return PARTS[6]
     return PARTS[5]
 
 

@@ -24,7 +24,7 @@ from tokenizers import Tokenizer
 
 from gateway.findings import GuardScores
 from gateway.guard.labels import OUTPUTS, head_slices
-from gateway.onnxsession import TextPool, cpu_session, padded, per_call, sigmoid
+from gateway.onnxsession import SHORT_CALL_TOKENS, CpuModel, TextPool, padded, per_call, sigmoid
 from gateway.taxonomy import ATTACK_STRATEGIES, HARM_CATEGORIES
 
 __all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "check_guard_dir", "load_guard"]
@@ -61,12 +61,20 @@ def check_guard_dir(directory: Path) -> None:
 
 
 class GuardModel:
-    """Tokenizer and one InferenceSession, created once; `score` is thread-safe.
+    """Tokenizer and the model's sessions, created once; `score` is thread-safe.
 
     `threads`: onnxruntime threads a model call; `parallel`: texts of one `score` call scored
-    side by side (0 for either: one per core)."""
+    side by side (0 for either: one per core); a call on fewer than `short_tokens` tokens runs
+    on one thread (see gateway.onnxsession.CpuModel)."""
 
-    def __init__(self, directory: Path, *, threads: int = 0, parallel: int = 0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        threads: int = 0,
+        parallel: int = 0,
+        short_tokens: int = SHORT_CALL_TOKENS,
+    ) -> None:
         check_guard_dir(directory)
         meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
         if tuple(meta["outputs"]) != OUTPUTS:
@@ -79,7 +87,7 @@ class GuardModel:
         self._tokenizer.no_padding()
         self._cls = self._token_id("[CLS]")
         self._sep = self._token_id("[SEP]")
-        self._session = cpu_session(directory / "guard.onnx", threads)
+        self._session = CpuModel(directory / "guard.onnx", threads, short_tokens)
         self._texts = TextPool(parallel)
         self._slices = head_slices()
 
@@ -139,6 +147,8 @@ def _windows(ids: list[int]) -> list[list[int]]:
 
 
 @cache
-def load_guard(directory: Path, threads: int = 0, parallel: int = 0) -> GuardModel:
+def load_guard(
+    directory: Path, threads: int = 0, parallel: int = 0, short_tokens: int = SHORT_CALL_TOKENS
+) -> GuardModel:
     """One model per directory and thread settings for the whole process."""
-    return GuardModel(directory, threads=threads, parallel=parallel)
+    return GuardModel(directory, threads=threads, parallel=parallel, short_tokens=short_tokens)

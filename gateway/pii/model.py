@@ -27,7 +27,7 @@ import numpy as np
 from tokenizers import Encoding, Tokenizer
 
 from gateway.findings import Span
-from gateway.onnxsession import TextPool, cpu_session, padded, per_call, sigmoid
+from gateway.onnxsession import SHORT_CALL_TOKENS, CpuModel, TextPool, padded, per_call, sigmoid
 
 __all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows", "whole_words"]
 
@@ -82,12 +82,20 @@ def encode_window(
 
 
 class PiiModel:
-    """Tokenizer and one InferenceSession, created once; `find` is thread-safe.
+    """Tokenizer and the model's sessions, created once; `find` is thread-safe.
 
     `threads`: onnxruntime threads a model call; `parallel`: texts of one `find` call searched
-    side by side (0 for either: one per core)."""
+    side by side (0 for either: one per core); a call on fewer than `short_tokens` tokens runs
+    on one thread (see gateway.onnxsession.CpuModel)."""
 
-    def __init__(self, directory: Path, *, threads: int = 0, parallel: int = 0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        threads: int = 0,
+        parallel: int = 0,
+        short_tokens: int = SHORT_CALL_TOKENS,
+    ) -> None:
         meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
         self.directory = directory
         self.version: str = meta["version"]
@@ -100,7 +108,7 @@ class PiiModel:
         if cls is None or sep is None:
             raise ValueError(f"{directory}/tokenizer.json has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
-        self._session = cpu_session(directory / "pii.onnx", threads)
+        self._session = CpuModel(directory / "pii.onnx", threads, short_tokens)
         self._texts = TextPool(parallel)
         self._label_cache: dict[str, list[int]] = {}
 
@@ -203,6 +211,8 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 @cache
-def load_pii_model(directory: Path, threads: int = 0, parallel: int = 0) -> PiiModel:
+def load_pii_model(
+    directory: Path, threads: int = 0, parallel: int = 0, short_tokens: int = SHORT_CALL_TOKENS
+) -> PiiModel:
     """One model per directory and thread settings for the whole process."""
-    return PiiModel(directory, threads=threads, parallel=parallel)
+    return PiiModel(directory, threads=threads, parallel=parallel, short_tokens=short_tokens)

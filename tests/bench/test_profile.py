@@ -23,10 +23,16 @@ def test_event_loop_samples_are_split_by_what_the_request_is_doing() -> None:
     assert part_of(MAIN, scanning) == PARTS[3]
     assert part_of(MAIN, [*handler, "AuditLog.write (gateway/audit/writer.py:80)"]) == PARTS[4]
     assert part_of(MAIN, handler) == PARTS[5]
+    native_loop = [
+        "<module> (shieldgate:8)",
+        "main (gateway/cli.py:520)",
+        "Runner.run (asyncio/runners.py:118)",
+    ]
+    assert part_of(MAIN, native_loop) == PARTS[6]
     assert part_of("thread (103): audit-writer", ["AuditLog._run (gateway/audit/writer.py:105)"]) == PARTS[4]
     assert (
         part_of("thread (104): Thread-3", ["run (threading.py:975)", "Thread.work (somelib/work.py:12)"])
-        == PARTS[6]
+        == PARTS[7]
     )
 
 
