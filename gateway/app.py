@@ -101,6 +101,7 @@ def build_services(
             hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32),
             stream_hold=settings.stream_hold,
             stream_tail=settings.stream_tail_chars,
+            guard_during_call=settings.guard_during_call,
         )
     return Services(
         config=config,

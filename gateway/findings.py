@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["Findings", "GuardScores", "Span"]
+__all__ = ["Findings", "GuardScores", "Span", "combined"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +39,11 @@ class Findings:
     @property
     def pii_labels(self) -> frozenset[str]:
         return frozenset(span.label for span in self.pii)
+
+
+def combined(pii: Sequence[Findings], guard: Sequence[Findings]) -> list[Findings]:
+    """One `Findings` a text from a PII-only scan's and a guard-only scan's, in the same order."""
+    return [
+        Findings(role=spans.role, guard=scores.guard, pii=spans.pii)
+        for spans, scores in zip(pii, guard, strict=True)
+    ]

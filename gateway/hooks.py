@@ -1,23 +1,24 @@
 """The scanning hook points of the request path; guards and policies plug in here.
 
-A `ScanHooks` sees the request before the upstream call, the response after it, and a
-streamed response chunk by chunk. Each hook returns what goes on (possibly changed: a
-redacted message, another model alias) or raises a `GatewayError` such as
-`RequestBlocked` to stop the request. `before_upstream` may also raise `Refusal` to answer
-with an assistant message of the gateway's own instead of calling the upstream.
+A `ScanHooks` sees the request before the upstream call, the call itself, the response
+after it, and a streamed response chunk by chunk. Each hook returns what goes on (possibly
+changed: a redacted message, another model alias) or raises a `GatewayError` such as
+`RequestBlocked` to stop the request. `before_upstream` and `during_upstream` may also raise
+`Refusal` to answer with an assistant message of the gateway's own instead of the upstream's.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gateway.audit.entry import AuditEntry
 
 __all__ = ["Exchange", "PassThrough", "Payload", "Refusal", "ScanHooks"]
 
 Payload = dict[str, Any]
+T = TypeVar("T")
 
 
 class Refusal(Exception):
@@ -49,6 +50,11 @@ class ScanHooks(Protocol):
         """The request to send upstream; `request["model"]` picks the alias."""
         ...
 
+    async def during_upstream(self, exchange: Exchange, upstream: Awaitable[T]) -> T:
+        """The upstream call's result (the response, or the opened stream); the hooks may run
+        checks of their own beside the call and stop the request by raising."""
+        ...
+
     async def after_upstream(self, exchange: Exchange, request: Payload, response: Payload) -> Payload:
         """The response to return to the client."""
         ...
@@ -65,6 +71,9 @@ class PassThrough:
 
     async def before_upstream(self, exchange: Exchange, request: Payload) -> Payload:
         return request
+
+    async def during_upstream(self, exchange: Exchange, upstream: Awaitable[T]) -> T:
+        return await upstream
 
     async def after_upstream(self, exchange: Exchange, request: Payload, response: Payload) -> Payload:
         return response

@@ -2,31 +2,40 @@
 
 Scanners find (`Scan`), the policy engine decides (`decide`), and this module acts: it
 blocks, answers with a refusal, redacts, or routes to another model alias.
+
+With `guard_during_call`, a prompt's PII is found and acted on first, the upstream call starts,
+and the guard judges the prompt meanwhile; a verdict that blocks drops the call. That is only
+done where it cannot change what is sent: the scanner must run its parts apart (`SplitScan`)
+and every enforced input rule of the tenant's policy that reads guard scores must block
+(`guard_only_blocks`). A prompt the guard blocks may then have reached the upstream model.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import Protocol
+from typing import Any, NoReturn, Protocol, TypeVar, runtime_checkable
 
 import structlog
 
 from gateway.errors import RequestBlocked
-from gateway.findings import Findings
+from gateway.findings import Findings, combined
 from gateway.hooks import Exchange, Payload, Refusal
 from gateway.messages import TextSlot, last_user_text, request_slots, response_slots
-from gateway.policy.engine import Decision, Subject, decide
+from gateway.policy.engine import CompiledPolicy, Decision, Subject, decide, guard_only_blocks
 from gateway.policy.model import Operator, Stage
 from gateway.policy.store import PolicyStore
 from gateway.redaction import Redactor
 from gateway.streamguard import StreamGuard
 
-__all__ = ["PolicyHooks", "Scan", "estimate_tokens", "no_scanners"]
+__all__ = ["PolicyHooks", "Scan", "SplitScan", "estimate_tokens", "no_scanners"]
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+_PENDING = "guard_pending"  # exchange.notes: the prompt the guard has yet to judge, with its PII
 
 
 class Scan(Protocol):
@@ -36,6 +45,17 @@ class Scan(Protocol):
     """
 
     def __call__(
+        self, texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = ""
+    ) -> Awaitable[list[Findings]]: ...
+
+
+@runtime_checkable
+class SplitScan(Scan, Protocol):
+    """A `Scan` whose PII part and guard part can also run apart (see gateway.scanners)."""
+
+    def find_pii(self, texts: Sequence[tuple[str, str]]) -> Awaitable[list[Findings]]: ...
+
+    def judge(
         self, texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = ""
     ) -> Awaitable[list[Findings]]: ...
 
@@ -61,22 +81,33 @@ class PolicyHooks:
         hash_key: bytes,
         stream_hold: str = "sentence",
         stream_tail: int = 32,
+        guard_during_call: bool = False,
     ) -> None:
         self._policies = policies
         self._scan = scan
+        self._guard_during_call = guard_during_call
         self._hash_key = hash_key
         self._stream_hold = stream_hold
         self._stream_tail = stream_tail
 
     async def before_upstream(self, exchange: Exchange, request: Payload) -> Payload:
         slots = request_slots(exchange.endpoint, request)
-        decision, findings = await self._decide(exchange, "input", [(s.role, s.text) for s in slots])
+        texts = [(s.role, s.text) for s in slots]
+        policy = self._policies.current.for_tenant(exchange.tenant)
+        split = self._split_scan(policy)
+        if split is None:
+            decision, findings = await self._decide(exchange, "input", texts)
+        else:
+            started = time.perf_counter()
+            findings = await split.find_pii(texts)
+            decision = self._judge(exchange, "input", texts, findings, started, policy, provisional=True)
+            if decision.block is None:
+                exchange.notes[_PENDING] = (split, policy, texts, findings)
+            else:  # stopped on PII alone: nothing to overlap, so decide on everything now
+                findings = combined(findings, await split.judge(texts, "input"))
+                decision = self._judge(exchange, "input", texts, findings, started, policy)
         if decision.block is not None:
-            if decision.block.respond_with == "refusal" and exchange.endpoint != "embeddings":
-                if exchange.audit is not None:
-                    exchange.audit.set_outcome("refused")
-                raise Refusal(decision.block.message)
-            raise RequestBlocked(decision.block.message, code=decision.block.code)
+            self._stop(exchange, decision)
         if not decision.redactions and decision.route is None:
             return request
         outgoing = copy.deepcopy(request)
@@ -87,6 +118,26 @@ class PolicyHooks:
         if decision.route is not None:
             outgoing["model"] = decision.route
         return outgoing
+
+    async def during_upstream(self, exchange: Exchange, upstream: Awaitable[T]) -> T:
+        pending = exchange.notes.pop(_PENDING, None)
+        if pending is None:
+            return await upstream
+        split, policy, texts, pii = pending
+        call = asyncio.ensure_future(upstream)
+        try:
+            started = time.perf_counter()
+            findings = combined(pii, await split.judge(texts, "input"))
+            decision = self._judge(exchange, "input", texts, findings, started, policy)
+        except BaseException:
+            _abandon(call)
+            raise
+        if decision.block is not None:
+            _abandon(call)
+            if exchange.audit is not None:  # the call was under way this long when it was dropped
+                exchange.audit.upstream_ms = (time.perf_counter() - started) * 1000
+            self._stop(exchange, decision)
+        return await call
 
     async def after_upstream(self, exchange: Exchange, request: Payload, response: Payload) -> Payload:
         slots = response_slots(exchange.endpoint, response)
@@ -125,6 +176,21 @@ class PolicyHooks:
         )
         return guard.run(chunks)
 
+    def _split_scan(self, policy: CompiledPolicy) -> SplitScan | None:
+        """The scanner, when a prompt under `policy` may be judged during the upstream call."""
+        if not self._guard_during_call or not isinstance(self._scan, SplitScan):
+            return None
+        return self._scan if guard_only_blocks(policy, "input") else None
+
+    def _stop(self, exchange: Exchange, decision: Decision) -> NoReturn:
+        """Raise what a blocked prompt gets: a refusal, or an error."""
+        assert decision.block is not None
+        if decision.block.respond_with == "refusal" and exchange.endpoint != "embeddings":
+            if exchange.audit is not None:
+                exchange.audit.set_outcome("refused")
+            raise Refusal(decision.block.message)
+        raise RequestBlocked(decision.block.message, code=decision.block.code)
+
     def _redactor(self, exchange: Exchange) -> Redactor:
         """One redactor a request, so placeholders number alike in prompt and answer."""
         redactor: Redactor = exchange.notes.setdefault("redactor", Redactor(self._hash_key))
@@ -141,8 +207,24 @@ class PolicyHooks:
     ) -> tuple[Decision, list[Findings]]:
         started = time.perf_counter()
         findings = await self._scan(texts, stage, prompt)
-        scan_seconds = time.perf_counter() - started
         policy = self._policies.current.for_tenant(exchange.tenant)
+        return self._judge(exchange, stage, texts, findings, started, policy, record=record), findings
+
+    def _judge(
+        self,
+        exchange: Exchange,
+        stage: Stage,
+        texts: list[tuple[str, str]],
+        findings: list[Findings],
+        started: float,
+        policy: CompiledPolicy,
+        *,
+        record: bool = True,
+        provisional: bool = False,
+    ) -> Decision:
+        """`policy`'s decision on `findings`, scanned since `started`: noted in the audit entry
+        when `record`, and logged, unless `provisional` (a decision before the guard's verdict)."""
+        scan_seconds = time.perf_counter() - started
         subject = Subject(
             stage=stage,
             tenant=exchange.tenant,
@@ -154,8 +236,10 @@ class PolicyHooks:
         decision = decide(policy, subject)
         if exchange.audit is not None:
             exchange.audit.scan_ms += scan_seconds * 1000
-            if record:
+            if record and not provisional:
                 exchange.audit.add_decision(decision, findings)
+        if provisional:
+            return decision
         log.info(
             "policy.decided",
             policy=decision.policy,
@@ -166,7 +250,34 @@ class PolicyHooks:
             monitored=[match.rule for match in decision.monitored],
             route=decision.route,
         )
-        return decision, findings
+        return decision
+
+
+# Upstream calls whose answers are not wanted, held until they end (the loop keeps only weak
+# references to tasks).
+_ABANDONED: set[asyncio.Future[Any]] = set()
+
+
+def _abandon(call: asyncio.Future[Any]) -> None:
+    """Drop an upstream call whose answer is not wanted, without waiting for it.
+
+    It is left to end on its own rather than cancelled: litellm prepares a call in a worker
+    thread and hands back a coroutine, which a cancellation at that point leaves never awaited.
+    A stream it opens is closed as soon as it is open, which ends the upstream's generation.
+    """
+    _ABANDONED.add(call)
+    call.add_done_callback(_close_abandoned)
+
+
+def _close_abandoned(call: asyncio.Future[Any]) -> None:
+    _ABANDONED.discard(call)
+    if call.cancelled() or call.exception() is not None:
+        return
+    close = getattr(call.result(), "aclose", None)
+    if close is not None:
+        closing = asyncio.ensure_future(close())
+        _ABANDONED.add(closing)
+        closing.add_done_callback(_ABANDONED.discard)
 
 
 def _apply_redactions(

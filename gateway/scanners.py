@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
-from gateway.findings import Findings, GuardScores, Span
+from gateway.findings import Findings, GuardScores, Span, combined
 from gateway.guard import Guard, GuardInput
 from gateway.pii import find_spans
 from gateway.pii.merge import merge_spans
@@ -21,7 +21,13 @@ from gateway.pii.service import PiiFinder
 from gateway.policy.loader import PolicySet
 from gateway.policy.model import Stage
 
-__all__ = ["DEFAULT_MODEL_LABELS", "RECOGNIZED", "Scanners", "model_labels", "policy_model_labels"]
+__all__ = [
+    "DEFAULT_MODEL_LABELS",
+    "RECOGNIZED",
+    "Scanners",
+    "model_labels",
+    "policy_model_labels",
+]
 
 # Found by the validated recognizers (gateway/pii/patterns.py); the model is not asked for them.
 RECOGNIZED = frozenset(
@@ -76,16 +82,20 @@ class Scanners:
     async def __call__(
         self, texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = ""
     ) -> list[Findings]:
+        pii, guard = await asyncio.gather(self.find_pii(texts), self.judge(texts, stage, prompt))
+        return combined(pii, guard)
+
+    async def find_pii(self, texts: Sequence[tuple[str, str]]) -> list[Findings]:
+        """The PII part alone: spans for each text, no guard scores."""
         labels = self._labels() if self.pii is not None else {}
+        spans = await asyncio.gather(*(self._pii(text, labels) for _, text in texts))
+        return [Findings(role=role, pii=tuple(found)) for (role, _), found in zip(texts, spans, strict=True)]
+
+    async def judge(self, texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = "") -> list[Findings]:
+        """The guard part alone: scores for each text, no PII spans."""
         context = prompt if stage == "output" else None
-        scores, spans = await asyncio.gather(
-            asyncio.gather(*(self._guard(text, context) for _, text in texts)),
-            asyncio.gather(*(self._pii(text, labels) for _, text in texts)),
-        )
-        return [
-            Findings(role=role, guard=guard, pii=tuple(found))
-            for (role, _), guard, found in zip(texts, scores, spans, strict=True)
-        ]
+        scores = await asyncio.gather(*(self._guard(text, context) for _, text in texts))
+        return [Findings(role=role, guard=guard) for (role, _), guard in zip(texts, scores, strict=True)]
 
     async def _guard(self, text: str, prompt: str | None) -> GuardScores | None:
         if self.guard is None or not text.strip():

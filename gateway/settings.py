@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     stream_tail_chars: int = Field(default=32, ge=8, le=1024, description="Held-back tail in 'tail' mode.")
     guardrails: bool = Field(default=True, description="False: no scanning or policies, a plain proxy.")
     guard: bool = Field(default=True, description="Load the safety guard model; False: no safety scores.")
+    guard_during_call: bool = Field(
+        default=False,
+        description=(
+            "Judge the prompt while the upstream call runs and drop the call if the verdict "
+            "blocks (a blocked prompt may reach the upstream); only under policies whose guard "
+            "rules at input all block."
+        ),
+    )
     guard_model: Path | None = Field(
         default=None,
         description="Guard model directory (guard.onnx, tokenizer.json, guard.json); None: bundled.",

@@ -214,6 +214,7 @@ def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
     assert set(targets) == {
         "direct",
         "shieldgate (guard, cache cold)",
+        "shieldgate (guard during call, cold)",
         "shieldgate (guard, cache warm)",
         "shieldgate (guard + PII model, cold)",
         "shieldgate (scanning off)",

@@ -1,8 +1,8 @@
 """OpenAI's inference endpoints: chat completions, text completions and embeddings.
 
 Each request is authenticated, checked against OpenAI's schema, passed through the scan
-hooks, sent upstream under the alias the hooks chose, and its answer passed back through
-the hooks (chunk by chunk for streams).
+hooks, sent upstream under the alias the hooks chose (the hooks see the call too, and may stop
+it), and its answer passed back through the hooks (chunk by chunk for streams).
 """
 
 from __future__ import annotations
@@ -109,18 +109,21 @@ async def _proxy(
     hooks = services.hooks
     try:
         outgoing = await hooks.before_upstream(exchange, body)
+        alias = outgoing["model"]
+        _require_alias(services, alias)
+        audit.model_routed = alias
+        params = {key: value for key, value in outgoing.items() if key not in ("model", "stream")}
+        if stream and stream_call is not None:
+            opened = _timed(audit, stream_call(services.upstream, alias, params))
+            chunks = await hooks.during_upstream(exchange, opened)
+            return sse_response(_audited(hooks.on_stream(exchange, outgoing, chunks), audit))
+        response = await hooks.during_upstream(
+            exchange, _timed(audit, call(services.upstream, alias, params))
+        )
     except Refusal as refusal:
         if stream:
             return sse_response(refusal_chunks(endpoint, exchange.model, refusal.message))
         return JSONResponse(refusal_completion(endpoint, exchange.model, refusal.message))
-    alias = outgoing["model"]
-    _require_alias(services, alias)
-    audit.model_routed = alias
-    params = {key: value for key, value in outgoing.items() if key not in ("model", "stream")}
-    if stream and stream_call is not None:
-        chunks = await _timed(audit, stream_call(services.upstream, alias, params))
-        return sse_response(_audited(hooks.on_stream(exchange, outgoing, chunks), audit))
-    response = await _timed(audit, call(services.upstream, alias, params))
     await services.limiter.add_tokens(principal, (response.get("usage") or {}).get("completion_tokens") or 0)
     return JSONResponse(await hooks.after_upstream(exchange, outgoing, response))
 

@@ -1,9 +1,10 @@
 """Latency the gateway adds over calling the upstream directly, beside LiteLLM's own proxy.
 
-One run starts the fake upstream and each target on loopback, then sends a bounded number of
-chat completions at several concurrency levels, streamed and not, and reports per target the
-added latency over the direct floor (p50/p95/p99), requests per second, the server's CPU time
-and its peak memory. LiteLLM's proxy is installed by this script into its own virtualenv.
+One run starts the fake upstream and every target on loopback, then sends a bounded number of
+chat completions at several concurrency levels, streamed and not, the targets taking turns in
+rounds, and reports per target the added latency over the direct floor (p50/p95/p99),
+requests per second, the server's CPU time and its peak memory. LiteLLM's proxy is installed
+by this script into its own virtualenv.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from gateway.bench.load import load, percentile
+from gateway.bench.load import LoadResult, load, percentile
 from gateway.bench.processes import Usage, free_port, gateway_process, running, upstream_process
 
 __all__ = ["run"]
@@ -85,48 +87,84 @@ def _litellm_proxy(upstream: str, workdir: Path) -> Iterator[tuple[str, int]]:
         yield f"http://127.0.0.1:{port}/v1", child.pid
 
 
-def _measure(
-    url: str, pid: int | None, levels: list[int], requests: int, key: str = "sk-bench", distinct: bool = False
-) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+# Each case's requests go in this many rounds, the targets taking turns, so a target measured
+# while the machine was busier than usual is not compared with one measured while it was idle.
+ROUNDS = 5
+
+
+@dataclass
+class _Target:
+    name: str
+    url: str
+    pid: int | None  # None: nothing of ours to measure (the floor)
+    key: str = "sk-bench"
+    distinct: bool = False
+
+
+def _measure(targets: list[_Target], levels: list[int], requests: int) -> dict[str, dict[str, Any]]:
+    """Every target at every level and mode, in interleaved rounds."""
+    results: dict[str, dict[str, Any]] = {target.name: {} for target in targets}
     for stream in (False, True):
-        asyncio.run(load(url, 4, 20, stream, key, distinct))  # warm up connections and caches
+        for target in targets:  # warm up connections and caches
+            asyncio.run(load(target.url, 4, 20, stream, target.key, target.distinct))
         for concurrency in levels:
-            usage = Usage(pid)
-            ran = asyncio.run(load(url, concurrency, requests, stream, key, distinct))
-            latencies = ran.latencies
-            results[f"{'stream' if stream else 'json'}@{concurrency}"] = {
-                "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
-                "p95_ms": round(percentile(latencies, 0.95), 2),
-                "p99_ms": round(percentile(latencies, 0.99), 2),
-                "rps": round(len(latencies) / ran.wall_s, 1),
-                "blocked": ran.blocked,
-                "failed": ran.failed,
-                "cpu_s": usage.cpu_seconds() if pid else None,
-                "peak_mib": usage.peak_mib() if pid else None,
-            }
+            case = f"{'stream' if stream else 'json'}@{concurrency}"
+            runs = {target.name: LoadResult() for target in targets}
+            cpu = dict.fromkeys(runs, 0.0)
+            for round_ in range(ROUNDS):
+                share = requests // ROUNDS + (1 if round_ < requests % ROUNDS else 0)
+                turn = round_ % len(targets)
+                for target in targets[turn:] + targets[:turn]:
+                    usage = Usage(target.pid)
+                    ran = asyncio.run(
+                        load(target.url, concurrency, share, stream, target.key, target.distinct)
+                    )
+                    cpu[target.name] += usage.cpu_seconds() if target.pid else 0.0
+                    total = runs[target.name]
+                    total.latencies += ran.latencies
+                    total.wall_s += ran.wall_s
+                    total.blocked += ran.blocked
+                    total.failed += ran.failed
+            for target in targets:
+                ran = runs[target.name]
+                latencies = ran.latencies
+                results[target.name][case] = {
+                    "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+                    "p95_ms": round(percentile(latencies, 0.95), 2),
+                    "p99_ms": round(percentile(latencies, 0.99), 2),
+                    "rps": round(len(latencies) / ran.wall_s, 1),
+                    "blocked": ran.blocked,
+                    "failed": ran.failed,
+                    "cpu_s": round(cpu[target.name], 2) if target.pid else None,
+                    "peak_mib": Usage(target.pid).peak_mib() if target.pid else None,
+                }
     return results
+
+
+GATEWAYS: tuple[tuple[str, dict[str, str], bool], ...] = (  # name, settings, a new prompt every request
+    ("shieldgate (guard, cache cold)", {}, True),
+    ("shieldgate (guard during call, cold)", {"guard_during_call": "true"}, True),
+    ("shieldgate (guard, cache warm)", {}, False),
+    ("shieldgate (guard + PII model, cold)", {"pii": "true"}, True),
+    ("shieldgate (scanning off)", {"guardrails": "false"}, False),
+)
 
 
 def run(levels: list[int], requests: int, litellm: bool, output: Path | None) -> dict[str, Any]:
     """Measure every target, print a table of added latency, and return (and optionally write) it all."""
-    targets: dict[str, Any] = {}
     with (
         tempfile.TemporaryDirectory() as workdir,
         upstream_process("The capital of France is Paris.", 0.0) as upstream,
+        ExitStack() as running,
     ):
-        targets["direct"] = _measure(upstream, None, levels, requests)
-        for name, guardrails, pii, distinct in (
-            ("shieldgate (guard, cache cold)", "true", "false", True),
-            ("shieldgate (guard, cache warm)", "true", "false", False),
-            ("shieldgate (guard + PII model, cold)", "true", "true", True),
-            ("shieldgate (scanning off)", "false", "false", False),
-        ):
-            with gateway_process(upstream, Path(workdir), guardrails=guardrails, pii=pii) as (gateway, pid):
-                targets[name] = _measure(gateway, pid, levels, requests, distinct=distinct)
+        measured = [_Target("direct", upstream, None)]
+        for name, settings, distinct in GATEWAYS:
+            gateway, pid = running.enter_context(gateway_process(upstream, Path(workdir), **settings))
+            measured.append(_Target(name, gateway, pid, distinct=distinct))
         if litellm:
-            with _litellm_proxy(upstream, Path(workdir)) as (proxy, pid):
-                targets["litellm proxy"] = _measure(proxy, pid, levels, requests, LITELLM_KEY)
+            proxy, pid = running.enter_context(_litellm_proxy(upstream, Path(workdir)))
+            measured.append(_Target("litellm proxy", proxy, pid, LITELLM_KEY))
+        targets = _measure(measured, levels, requests)
     floor = targets["direct"]
     header = ("target", "case", "+p50", "+p95", "+p99", "rps", "blocked", "failed", "cpu s", "MiB")
     print("{:36} {:10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6}".format(*header))

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from gateway.findings import Findings
 from gateway.policy.model import ANY, BlockSpec, Condition, LabelCondition, Operator, Rule, Stage
 
-__all__ = ["ACTION_RANK", "CompiledPolicy", "Decision", "Redaction", "RuleMatch", "Subject", "decide"]
+__all__ = [
+    "ACTION_RANK",
+    "CompiledPolicy",
+    "Decision",
+    "Redaction",
+    "RuleMatch",
+    "Subject",
+    "decide",
+    "guard_only_blocks",
+]
 
 
 # Actions from weakest to strongest, the order `Decision.action` picks by.
@@ -138,6 +147,28 @@ def decide(policy: CompiledPolicy, subject: Subject) -> Decision:
     )
 
 
+def guard_only_blocks(policy: CompiledPolicy, stage: Stage) -> bool:
+    """Whether every enforced rule of `policy` at `stage` that reads guard scores blocks.
+
+    Then the decision made on findings without guard scores is the decision made with them,
+    unless the latter blocks: the rules that do not read the guard match alike in both, and a
+    rule that does can only end the evaluation with a block. So the request can be sent on
+    before the guard's verdict and stopped if the verdict blocks.
+    """
+    for rule in policy.rules:
+        if rule.stage not in (stage, "both"):
+            continue
+        if (rule.mode or policy.mode) == "monitor" or rule.action == "monitor":
+            continue
+        if _reads_guard(rule.when) and rule.action != "block":
+            return False
+    return True
+
+
+def _reads_guard(when: Condition) -> bool:
+    return any(v is not None for v in (when.unsafe_above, when.harm, when.attack, when.refusal_above))
+
+
 def _redaction(rule: Rule) -> Redaction:
     spec = rule.redact
     labels = spec.labels if spec and spec.labels else rule.when.pii
@@ -192,8 +223,7 @@ def _match_message(when: Condition, message: Findings) -> list[str] | None:
             return None
         reasons.append(f"role={message.role}")
     guard = message.guard
-    needs_guard = any(v is not None for v in (when.unsafe_above, when.harm, when.attack, when.refusal_above))
-    if needs_guard and guard is None:
+    if _reads_guard(when) and guard is None:
         return None
     if guard is not None:
         if when.unsafe_above is not None:

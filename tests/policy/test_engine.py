@@ -8,6 +8,7 @@ import pytest
 
 from gateway.findings import Findings, GuardScores, Span
 from gateway.policy import CompiledPolicy, Subject, decide
+from gateway.policy.engine import guard_only_blocks
 from gateway.policy.model import Rule
 
 
@@ -168,3 +169,29 @@ def test_redaction_scope_follows_the_rule() -> None:
     assert redaction.labels == frozenset({"email", "iban"})
     assert redaction.roles == frozenset({"tool"})
     assert (redaction.operator, dict(redaction.operators)) == ("mask", {"iban": "partial"})
+
+
+def test_guard_only_blocks_when_every_enforced_guard_rule_at_the_stage_blocks() -> None:
+    """Then a decision without guard scores stands unless the guard's verdict blocks."""
+    attack = {"attack": {"any_of": ["jailbreak_attempt"], "above": 0.5}}
+    redact_pii = {"id": "r", "when": {"pii": ["email"]}, "action": "redact"}
+    block_attack = {"id": "b", "when": attack, "action": "block"}
+    route_attack = {"id": "t", "when": attack, "action": "route", "route": {"model": "small"}}
+    redact_unsafe = {"id": "u", "stage": "both", "when": {"unsafe_above": 0.5}, "action": "redact"}
+    allow_unsafe = {"id": "a", "when": {"unsafe_above": 0.5}, "action": "allow"}
+    assert guard_only_blocks(_policy(redact_pii, block_attack), "input")
+    assert not guard_only_blocks(_policy(redact_pii, route_attack), "input")
+    assert not guard_only_blocks(_policy(redact_unsafe), "input")
+    assert not guard_only_blocks(_policy(allow_unsafe), "input")
+    # Rules that only record, and rules of the other stage, change nothing sent upstream.
+    assert guard_only_blocks(_policy({**route_attack, "mode": "monitor"}), "input")
+    assert guard_only_blocks(_policy(route_attack, mode="monitor"), "input")
+    assert guard_only_blocks(_policy({**redact_unsafe, "stage": "output"}), "input")
+    assert not guard_only_blocks(_policy(redact_unsafe), "output")
+
+
+def test_the_default_policy_lets_the_guard_judge_prompts_during_the_call() -> None:
+    from gateway.policy.loader import default_policy_dir, load_policies
+
+    policies = load_policies(default_policy_dir())
+    assert guard_only_blocks(policies.for_tenant("anyone"), "input")
