@@ -339,7 +339,16 @@ def _bench_overhead(args: argparse.Namespace) -> int:
     if not all(1 <= level <= 256 for level in levels) or not 1 <= args.requests <= 10_000:
         print("shieldgate: levels must be 1-256 and --requests 1-10000", file=sys.stderr)
         return 2
-    run(levels, args.requests, litellm=not args.no_litellm, output=args.output)
+    if not 0 <= args.upstream_delay_ms <= 10_000:
+        print("shieldgate: --upstream-delay-ms must be 0-10000", file=sys.stderr)
+        return 2
+    run(
+        levels,
+        args.requests,
+        litellm=not args.no_litellm,
+        output=args.output,
+        upstream_delay=args.upstream_delay_ms / 1000,
+    )
     return 0
 
 
@@ -489,6 +498,12 @@ def _parser() -> argparse.ArgumentParser:
     overhead.add_argument("--levels", default="1,8,32", help="concurrency levels (default 1,8,32)")
     overhead.add_argument("--requests", type=int, default=200, help="requests per level and mode")
     overhead.add_argument("--no-litellm", action="store_true", help="skip LiteLLM's proxy (no install)")
+    overhead.add_argument(
+        "--upstream-delay-ms",
+        type=float,
+        default=0.0,
+        help="milliseconds the fake upstream waits before it answers, as a model would (default 0)",
+    )
     overhead.add_argument("--output", type=Path, help="write the figures as JSON")
     overhead.set_defaults(handler=_bench_overhead)
     profile = bench.add_parser("profile", help="where a guarded request's time goes (py-spy samples)")

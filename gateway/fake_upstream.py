@@ -77,6 +77,8 @@ async def _chat(request: Request) -> Response:
     failure = _scripted_failure(body)
     if failure is not None:
         return failure
+    if request.app.state.delay:  # a model's time before it answers
+        await asyncio.sleep(request.app.state.delay)
     message = _reply_to(body, request.app.state.reply)
     finish = "tool_calls" if message.get("tool_calls") else "stop"
     if body.get("stream"):
@@ -147,8 +149,11 @@ async def _healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def create_fake_upstream(reply: str = DEFAULT_REPLY, word_delay: float = 0.0) -> Starlette:
-    """The fake upstream as an ASGI app; streamed replies send a word every `word_delay` seconds."""
+def create_fake_upstream(
+    reply: str = DEFAULT_REPLY, word_delay: float = 0.0, delay: float = 0.0
+) -> Starlette:
+    """The fake upstream as an ASGI app; a chat answer starts after `delay` seconds, and streamed
+    replies send a word every `word_delay` seconds."""
     app = Starlette(
         routes=[
             Route("/healthz", _healthz),
@@ -159,6 +164,7 @@ def create_fake_upstream(reply: str = DEFAULT_REPLY, word_delay: float = 0.0) ->
     )
     app.state.reply = reply
     app.state.word_delay = word_delay
+    app.state.delay = delay
     return app
 
 
@@ -170,8 +176,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9000)
     parser.add_argument("--reply", default=DEFAULT_REPLY, help="the assistant's answer")
     parser.add_argument("--word-delay", type=float, default=0.0, help="seconds between streamed words")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before a chat answer starts")
     args = parser.parse_args()
-    app = create_fake_upstream(args.reply, args.word_delay)
+    app = create_fake_upstream(args.reply, args.word_delay, args.delay)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

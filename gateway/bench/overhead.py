@@ -150,11 +150,15 @@ GATEWAYS: tuple[tuple[str, dict[str, str], bool], ...] = (  # name, settings, a 
 )
 
 
-def run(levels: list[int], requests: int, litellm: bool, output: Path | None) -> dict[str, Any]:
-    """Measure every target, print a table of added latency, and return (and optionally write) it all."""
+def run(
+    levels: list[int], requests: int, litellm: bool, output: Path | None, upstream_delay: float = 0.0
+) -> dict[str, Any]:
+    """Measure every target, print a table of added latency, and return (and optionally write) it all.
+
+    `upstream_delay`: seconds the fake upstream takes before it answers, as a model would."""
     with (
         tempfile.TemporaryDirectory() as workdir,
-        upstream_process("The capital of France is Paris.", 0.0) as upstream,
+        upstream_process("The capital of France is Paris.", 0.0, upstream_delay) as upstream,
         ExitStack() as running,
     ):
         measured = [_Target("direct", upstream, None)]
@@ -178,7 +182,7 @@ def run(levels: list[int], requests: int, litellm: bool, output: Path | None) ->
                 f"{name:36} {case:10} {added[0]:7.1f} {added[1]:7.1f} {added[2]:7.1f} {row['rps']:7.1f} "
                 f"{row['blocked']:7} {row['failed']:6} {row['cpu_s'] or '':>6} {row['peak_mib'] or '':>6}"
             )
-    result = {"levels": levels, "requests": requests, "targets": targets}
+    result = {"levels": levels, "requests": requests, "upstream_delay_s": upstream_delay, "targets": targets}
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")
     return result

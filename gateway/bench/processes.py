@@ -68,11 +68,11 @@ def running(
 
 
 @contextmanager
-def upstream_process(reply: str, word_delay: float) -> Iterator[str]:
-    """The fake OpenAI upstream; yields its base URL (ending in /v1)."""
+def upstream_process(reply: str, word_delay: float, delay: float = 0.0) -> Iterator[str]:
+    """The fake OpenAI upstream (see gateway.fake_upstream); yields its base URL (ending in /v1)."""
     port = free_port()
     args = [sys.executable, "-m", "gateway.fake_upstream", "--port", str(port), "--reply", reply]
-    args += ["--word-delay", str(word_delay)]
+    args += ["--word-delay", str(word_delay), "--delay", str(delay)]
     with running(args, f"http://127.0.0.1:{port}/healthz", dict(os.environ)):
         yield f"http://127.0.0.1:{port}/v1"
 
