@@ -104,6 +104,7 @@ class PolicyHooks:
             if decision.block is None:
                 exchange.notes[_PENDING] = (split, policy, texts, findings)
             else:  # stopped on PII alone: nothing to overlap, so decide on everything now
+                started = time.perf_counter()  # the PII scan's time is already in the audit entry
                 findings = combined(findings, await split.judge(texts, "input"))
                 decision = self._judge(exchange, "input", texts, findings, started, policy)
         if decision.block is not None:

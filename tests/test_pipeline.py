@@ -440,3 +440,16 @@ def test_the_shipped_guard_blocks_during_the_call_in_the_running_gateway(
                     model="small", stream=stream, messages=[{"role": "user", "content": attack}]
                 )
             assert blocked.value.code == "prompt_attack_blocked"
+
+
+@pytest.mark.anyio
+async def test_a_prompt_blocked_on_pii_alone_is_judged_whole_before_any_call(policy_dir: Path) -> None:
+    block_emails = POLICY.replace(
+        "action: redact\n    redact: {operator: mask}", "action: block\n    block: {code: no_emails}"
+    )
+    scan = MarkerParts()
+    hooks = _hooks(policy_dir, scan, block_emails)
+    with pytest.raises(RequestBlocked) as blocked:
+        await hooks.before_upstream(_exchange(), _prompt("Mail bob@example.com"))
+    assert blocked.value.code == "no_emails"
+    assert scan.calls == ["pii", "guard"]  # the guard's scores are in the decision, as without overlap
