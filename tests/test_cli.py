@@ -271,7 +271,7 @@ def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
         "bench",
         "profile",
         "--requests",
-        "20",
+        "100",  # enough samples at 200 Hz to catch both the upstream call and a model pass
         "--rate",
         "200",
         "--output",
@@ -279,7 +279,7 @@ def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
         timeout=300,
         check=True,
     )
-    assert "20 requests (json, 1 at a time, 0 blocked, 0 failed)" in result.stdout
+    assert "100 requests (json, 1 at a time, 0 blocked, 0 failed)" in result.stdout
     assert "model inference (onnxruntime)" in result.stdout
     assert "of all: kernel time" in result.stdout  # the system CPU, from /proc
     assert "of all: the event loop's thread" in result.stdout

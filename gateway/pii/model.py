@@ -18,6 +18,7 @@ text only.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -29,7 +30,16 @@ from tokenizers import Encoding, Tokenizer
 from gateway.findings import Span
 from gateway.onnxsession import SHORT_CALL_TOKENS, CpuModel, TextPool, padded, per_call, sigmoid
 
-__all__ = ["PiiModel", "bundled_pii_dir", "encode_window", "load_pii_model", "text_windows", "whole_words"]
+__all__ = [
+    "GIVEN_NAME_FIRST",
+    "PiiModel",
+    "bundled_pii_dir",
+    "encode_window",
+    "from_capital",
+    "load_pii_model",
+    "text_windows",
+    "whole_words",
+]
 
 MAX_TOKENS = 320  # labels + one window of text
 WINDOW = 192  # text tokens per window
@@ -145,7 +155,10 @@ class PiiModel:
                     for start, end, score in _decode(
                         begin[w, :, label_index], inside[w, :, label_index], window, self.threshold
                     ):
-                        key = (name, *whole_words(text, start, end))
+                        start, end = whole_words(text, start, end)
+                        if name in GIVEN_NAME_FIRST:
+                            start = from_capital(text, start, end)
+                        key = (name, start, end)
                         found[key] = max(score, found.get(key, 0.0))
         return sorted(
             (Span(label, start, end, round(score, 4)) for (label, start, end), score in found.items()),
@@ -198,6 +211,21 @@ def _decode(
     if current is not None:
         spans.append((window.offsets[current[0]][0], window.offsets[current[-1]][1], float(np.mean(scores))))
     return spans
+
+
+# Labels whose spans begin with a given name, which all seven languages write with a capital:
+# lowercase words in front of one ("un mensaje de Jose Ramón", "een bericht van Nora Kalman")
+# belong to the sentence. A surname alone ("van der Sande") keeps its particle.
+GIVEN_NAME_FIRST = frozenset({"person", "full_name", "first_name"})
+
+
+def from_capital(text: str, start: int, end: int) -> int:
+    """The start of `text[start:end]`'s first capitalized word; `start` when no word is
+    capitalized (a name typed in lower case stays whole)."""
+    for word in re.finditer(r"\S+", text[start:end]):
+        if word.group()[0].isupper():
+            return start + word.start()
+    return start
 
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:

@@ -89,7 +89,8 @@ binary cross-entropy on begin/inside, positives weighted 5x; AdamW, lr {training
 Decision threshold {meta["threshold"]} (validation span F1 {meta.get("validation_f1", "n/a")}).
 At serving time a span is widened to whole words (`gateway/pii/model.py`, `whole_words`): one
 whose last word piece scored below the threshold ("Faivre" found as "Fai") takes the rest of
-its word.
+its word; a `person`, `full_name` or `first_name` span starts at its first capitalized word
+(`from_capital`: "de Jose Ramón" in "un mensaje de Jose Ramón" is cut to "Jose Ramón").
 
 ## Evaluation
 

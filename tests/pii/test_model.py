@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from gateway.onnxsession import ROWS_PER_CALL
-from gateway.pii.model import PiiModel, bundled_pii_dir, load_pii_model, text_windows, whole_words
+from gateway.pii.model import (
+    PiiModel,
+    bundled_pii_dir,
+    from_capital,
+    load_pii_model,
+    text_windows,
+    whole_words,
+)
 
 ASK = {
     "person": "person name",
@@ -106,3 +113,23 @@ def test_no_token_of_the_text_starts_or_ends_on_whitespace(model: PiiModel) -> N
     encoding = model.tokenizer.encode(text, add_special_tokens=False)
     pieces = [text[start:end] for start, end in encoding.offsets]
     assert all(piece and piece == piece.strip() for piece in pieces)
+
+
+@pytest.mark.parametrize(
+    ("text", "found", "name"),
+    [
+        ("Un mensaje de Jose Ramón Vilaplana.", "de Jose Ramón Vilaplana", "Jose Ramón Vilaplana"),
+        ("Een bericht van Nora Kalman.", "van Nora Kalman", "Nora Kalman"),
+        ("Fleur van der Sande belt.", "Fleur van der Sande", "Fleur van der Sande"),
+        ("ask maria keller", "maria keller", "maria keller"),  # typed in lower case: kept whole
+    ],
+)
+def test_a_name_starts_at_its_first_capitalized_word(text: str, found: str, name: str) -> None:
+    start = text.index(found)
+    assert text[from_capital(text, start, start + len(found)) : start + len(found)] == name
+
+
+def test_the_model_leaves_the_preposition_before_a_name_out() -> None:
+    text = "Hola, tengo un mensaje de Jose Ramón Vilaplana para el equipo."
+    spans = load_pii_model(bundled_pii_dir()).find([text], {"person": "person name"})[0]
+    assert [text[s.start : s.end] for s in spans if s.label == "person"] == ["Jose Ramón Vilaplana"]

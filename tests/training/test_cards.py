@@ -59,6 +59,7 @@ def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Pat
     meta["base_model"], meta["layers"] = SOURCE, 6
     meta["training"]["base"] = "build/base-e5"
     meta["training"]["base_command"] = "python -m gateway.training.e5_base --output build/base-e5"
+    meta["training"]["device"] = "cuda"  # a GPU run's card also says what an epoch takes on CPU
     (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
     card = pii_card.write_card(directory).read_text(encoding="utf-8")
     assert f"{SOURCE}. 6 layers" in card
