@@ -96,7 +96,7 @@ class PolicyHooks:
         policy = self._policies.current.for_tenant(exchange.tenant)
         split = self._split_scan(policy)
         if split is None:
-            decision, findings = await self._decide(exchange, "input", texts)
+            decision, findings = await self._decide(exchange, "input", texts, policy=policy)
         else:
             started = time.perf_counter()
             findings = await split.find_pii(texts)
@@ -205,10 +205,13 @@ class PolicyHooks:
         *,
         record: bool = True,
         prompt: str = "",
+        policy: CompiledPolicy | None = None,
     ) -> tuple[Decision, list[Findings]]:
+        """Scan `texts` and decide on them under `policy` (default: the tenant's current one)."""
         started = time.perf_counter()
         findings = await self._scan(texts, stage, prompt)
-        policy = self._policies.current.for_tenant(exchange.tenant)
+        if policy is None:
+            policy = self._policies.current.for_tenant(exchange.tenant)
         return self._judge(exchange, stage, texts, findings, started, policy, record=record), findings
 
     def _judge(

@@ -21,13 +21,7 @@ from gateway.pii.service import PiiFinder
 from gateway.policy.loader import PolicySet
 from gateway.policy.model import Stage
 
-__all__ = [
-    "DEFAULT_MODEL_LABELS",
-    "RECOGNIZED",
-    "Scanners",
-    "model_labels",
-    "policy_model_labels",
-]
+__all__ = ["DEFAULT_MODEL_LABELS", "RECOGNIZED", "Scanners", "model_labels", "policy_model_labels"]
 
 # Found by the validated recognizers (gateway/pii/patterns.py); the model is not asked for them.
 RECOGNIZED = frozenset(

@@ -1,9 +1,9 @@
 """Latency and throughput of the guard alone, in process, with no HTTP around it.
 
-Batch 1 on one onnxruntime thread (one CPU core) and on every thread (a call of any length, not
-only from SHORT_CALL_TOKENS on as the gateway does); a batch of
-8 prompts scored one after the other and side by side (one a core); then concurrent callers
-through the micro-batcher the gateway uses, for prompts of `tokens` tokens.
+Batch 1 on one onnxruntime thread (one CPU core) and on every thread (a call of any length,
+not only from SHORT_CALL_TOKENS on as the gateway does); a batch of 8 prompts scored one after
+the other and side by side (one a core); then concurrent callers through the micro-batcher the
+gateway uses, for prompts of `tokens` tokens.
 """
 
 from __future__ import annotations

@@ -121,7 +121,7 @@ def decide(policy: CompiledPolicy, subject: Subject) -> Decision:
         if reason is None:
             continue
         match = RuleMatch(rule.id, rule.action, reason)
-        if (rule.mode or policy.mode) == "monitor" or rule.action == "monitor":
+        if _records_only(rule, policy):
             monitored.append(match)
             continue
         fired.append(match)
@@ -158,11 +158,16 @@ def guard_only_blocks(policy: CompiledPolicy, stage: Stage) -> bool:
     for rule in policy.rules:
         if rule.stage not in (stage, "both"):
             continue
-        if (rule.mode or policy.mode) == "monitor" or rule.action == "monitor":
+        if _records_only(rule, policy):
             continue
         if _reads_guard(rule.when) and rule.action != "block":
             return False
     return True
+
+
+def _records_only(rule: Rule, policy: CompiledPolicy) -> bool:
+    """A monitor rule, or any rule in monitor mode: it never changes the decision."""
+    return (rule.mode or policy.mode) == "monitor" or rule.action == "monitor"
 
 
 def _reads_guard(when: Condition) -> bool:
