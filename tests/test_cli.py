@@ -244,7 +244,8 @@ def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
 
 
 def test_bench_upstream_times_each_client_stack(tmp_path: Path) -> None:
-    """`shieldgate bench upstream`: httpx, the openai SDK and the gateway's litellm path."""
+    """`shieldgate bench upstream`: httpx, the openai SDK and the gateway's litellm path, alone
+    and right after two guard passes."""
     output = tmp_path / "upstream.json"
     result = run_shieldgate(
         "bench", "upstream", "--requests", "5", "--output", str(output), timeout=120, check=True
@@ -252,7 +253,7 @@ def test_bench_upstream_times_each_client_stack(tmp_path: Path) -> None:
     figures = json.loads(output.read_text())
     assert "gateway_upstream_litellm" in result.stdout
     assert figures["requests"] == 5
-    for stack in ("httpx", "openai_sdk", "gateway_upstream_litellm"):
+    for stack in ("httpx", "openai_sdk", "gateway_upstream_litellm", "gateway_upstream_litellm_after_guard"):
         assert figures[stack]["p99_ms"] >= figures[stack]["p50_ms"] > 0
         assert figures[stack]["cpu_ms_per_call"] > 0
     assert run_shieldgate("bench", "upstream", "--requests", "0").returncode == 2

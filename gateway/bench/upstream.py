@@ -4,7 +4,11 @@ Sequential non-streamed chat completions from this process to the fake upstream 
 process on loopback): a bare httpx POST, the openai SDK, and the gateway's own `Upstream`
 (litellm, as every request uses it). Each row gives the wall-clock p50/p99 of a call and the
 CPU this process spent per call, which is what a request's upstream leg adds to the gateway's
-cores. The floor for the last row is the SDK row: litellm calls the openai SDK underneath.
+cores. The floor for the litellm row is the SDK row: litellm calls the openai SDK underneath.
+The last row is the same litellm call made right after the guard has judged a prompt and its
+answer on the same thread, as a cold request does; only the call is timed, so the difference
+from the row before is what the model's passes cost the code that runs after them (the passes
+stream megabytes of weights through the core's caches).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from gateway.bench.guard import percentiles
 from gateway.bench.processes import upstream_process
 from gateway.config import GatewayConfig
 from gateway.fake_upstream import DEFAULT_REPLY
+from gateway.guard.model import GuardInput, bundled_guard_dir, load_guard
 from gateway.upstream import Upstream
 
 __all__ = ["run"]
@@ -30,19 +35,34 @@ __all__ = ["run"]
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-async def _time(call: Callable[[], Awaitable[object]], requests: int, warmup: int) -> dict[str, float]:
+async def _time(
+    call: Callable[[], Awaitable[object]],
+    requests: int,
+    warmup: int,
+    before: Callable[[], object] | None = None,
+) -> dict[str, float]:
+    """Wall-clock percentiles and CPU of `call`; `before` runs ahead of each call, untimed."""
     for _ in range(warmup):
+        if before is not None:
+            before()
         await call()
-    samples = []
-    cpu = time.process_time()
+    samples, cpu = [], 0.0
     for _ in range(requests):
-        started = time.perf_counter()
+        if before is not None:
+            before()
+        cpu_started, started = time.process_time(), time.perf_counter()
         await call()
         samples.append((time.perf_counter() - started) * 1000)
-    return {
-        **percentiles(samples),
-        "cpu_ms_per_call": round((time.process_time() - cpu) / requests * 1000, 2),
-    }
+        cpu += time.process_time() - cpu_started
+    return {**percentiles(samples), "cpu_ms_per_call": round(cpu / requests * 1000, 2)}
+
+
+def _guard_passes() -> Callable[[], object]:
+    """The two passes of a cold request: the prompt, then an answer with its prompt."""
+    guard = load_guard(bundled_guard_dir())
+    prompt = MESSAGES[0]["content"]
+    items = [GuardInput(prompt), GuardInput(DEFAULT_REPLY, prompt=prompt)]
+    return lambda: [guard.score([item]) for item in items]
 
 
 async def _measure(base_url: str, requests: int, warmup: int) -> dict[str, dict[str, float]]:
@@ -73,8 +93,13 @@ async def _measure(base_url: str, requests: int, warmup: int) -> dict[str, dict[
             return await upstream.chat("small", {"messages": MESSAGES})
 
         rows: dict[str, dict[str, float]] = {}
-        for name, call in (("httpx", bare), ("openai_sdk", with_sdk), ("gateway_upstream_litellm", gateway)):
-            rows[name] = await _time(call, requests, warmup)
+        for name, call, before in (
+            ("httpx", bare, None),
+            ("openai_sdk", with_sdk, None),
+            ("gateway_upstream_litellm", gateway, None),
+            ("gateway_upstream_litellm_after_guard", gateway, _guard_passes()),
+        ):
+            rows[name] = await _time(call, requests, warmup, before)
             print(f"{name}: {rows[name]}", flush=True)
         return rows
 
