@@ -19,11 +19,14 @@ from gateway.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
+from gateway.keepalive import KeepAliveClient
 
 # litellm fetches a price map over the network at import unless told otherwise.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
+from litellm import utils as litellm_utils
+from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
 
 __all__ = ["Upstream"]
 
@@ -51,6 +54,9 @@ class Upstream:
         # One HTTP stack for tests and production: httpx (respx can see it).
         litellm.disable_aiohttp_transport = True
         litellm.suppress_debug_info = True
+        skip_unused_bookkeeping()
+        if litellm.aclient_session is None:  # the openai SDK's calls: streams keep their connection
+            litellm.aclient_session = KeepAliveClient()
         self._targets: dict[str, list[_Target]] = {}
         for alias, spec in config.models.items():
             targets = []
@@ -142,6 +148,36 @@ class Upstream:
                 if is_last:
                     raise
         raise AssertionError("unreachable: an alias always has a deployment")
+
+
+def _has_success_callbacks() -> bool:
+    return bool(litellm.callbacks or litellm.success_callback or litellm._async_success_callback)
+
+
+_LITELLM_SCHEDULE_SUCCESS_LOGGING = litellm_utils._schedule_async_success_logging
+_LITELLM_UPDATE_RESPONSE_METADATA = getattr(litellm_utils, "update_response_metadata")  # noqa: B009
+
+
+def _schedule_success_logging_if_needed(**kwargs: Any) -> None:
+    if _has_success_callbacks():
+        _LITELLM_SCHEDULE_SUCCESS_LOGGING(**kwargs)
+
+
+def _update_metadata_if_needed(**kwargs: Any) -> None:
+    if _has_success_callbacks() or isinstance(kwargs.get("result"), CustomStreamWrapper):
+        _LITELLM_UPDATE_RESPONSE_METADATA(**kwargs)
+
+
+def skip_unused_bookkeeping() -> None:
+    """After every non-streamed call litellm prices the response (`response_cost` in its hidden
+    params) and schedules its success callbacks. The gateway reads neither (it keeps its own
+    audit log and registers no litellm callback), and the two cost about 0.8 ms of CPU a call
+    (`shieldgate bench upstream`), so they are skipped while no litellm success callback is
+    registered; a stream's metadata is left alone (litellm's stream wrapper reads it). Both are
+    module-level functions of `litellm.utils` that it looks up at each call, in the range
+    pinned in pyproject.toml (tests/test_upstream.py fails if they move)."""
+    setattr(litellm_utils, "_schedule_async_success_logging", _schedule_success_logging_if_needed)  # noqa: B010
+    setattr(litellm_utils, "update_response_metadata", _update_metadata_if_needed)  # noqa: B010
 
 
 async def _acompletion(**kwargs: Any) -> Any:
