@@ -6,6 +6,7 @@ import asyncio
 import re
 import secrets
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,6 +25,15 @@ class LoadResult:
     wall_s: float = 0.0
     blocked: int = 0  # a policy said no: an error answer or a `content_filter` finish
     failed: int = 0  # no answer: an error status, a broken connection, a stream cut short
+    failures: Counter[str] = field(default_factory=Counter)  # why, for each failed request
+
+
+def failure_reason(status: int, text: str) -> str:
+    """A failed request in a few words: its status and error code, or how its stream ended."""
+    if status != 200:
+        code = re.search(r'"code":\s*"([^"]+)"', text)
+        return f"status {status}" + (f" {code.group(1)}" if code else "")
+    return "stream cut short: " + (text.rstrip()[-60:] or "empty")
 
 
 def outcome(status: int, text: str, stream: bool) -> Literal["answered", "blocked", "failed"]:
@@ -70,14 +80,16 @@ async def load(
                     f"{url}/chat/completions", json=body(i), headers={"Authorization": f"Bearer {key}"}
                 )
                 ended = outcome(response.status_code, response.text, stream)
-            except httpx.HTTPError:
-                ended = "failed"
+                reason = failure_reason(response.status_code, response.text) if ended == "failed" else ""
+            except httpx.HTTPError as exc:
+                ended, reason = "failed", type(exc).__name__
             if ended == "answered":
                 result.latencies.append((time.perf_counter() - started) * 1000)
             elif ended == "blocked":
                 result.blocked += 1
             else:
                 result.failed += 1
+                result.failures[reason] += 1
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:

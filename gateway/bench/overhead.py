@@ -125,6 +125,7 @@ def _measure(targets: list[_Target], levels: list[int], requests: int) -> dict[s
                     total.wall_s += ran.wall_s
                     total.blocked += ran.blocked
                     total.failed += ran.failed
+                    total.failures += ran.failures
             for target in targets:
                 ran = runs[target.name]
                 latencies = ran.latencies
@@ -135,6 +136,7 @@ def _measure(targets: list[_Target], levels: list[int], requests: int) -> dict[s
                     "rps": round(len(latencies) / ran.wall_s, 1),
                     "blocked": ran.blocked,
                     "failed": ran.failed,
+                    "failures": dict(ran.failures),
                     "cpu_s": round(cpu[target.name], 2) if target.pid else None,
                     "peak_mib": Usage(target.pid).peak_mib() if target.pid else None,
                 }
@@ -182,6 +184,10 @@ def run(
                 f"{name:36} {case:10} {added[0]:7.1f} {added[1]:7.1f} {added[2]:7.1f} {row['rps']:7.1f} "
                 f"{row['blocked']:7} {row['failed']:6} {row['cpu_s'] or '':>6} {row['peak_mib'] or '':>6}"
             )
+    for name, cases in targets.items():
+        for case, row in cases.items():
+            for reason, count in row["failures"].items():
+                print(f"failed: {name} {case}: {count} x {reason}")
     result = {"levels": levels, "requests": requests, "upstream_delay_s": upstream_delay, "targets": targets}
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")

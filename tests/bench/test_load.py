@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.bench.load import outcome, percentile
+from gateway.bench.load import failure_reason, outcome, percentile
 from gateway.errors import RequestBlocked
 
 ANSWER = {"choices": [{"index": 0, "message": {"content": "Paris."}, "finish_reason": "stop"}]}
@@ -43,6 +43,16 @@ def test_an_error_status_is_a_failure(status: int) -> None:
 def test_a_stream_cut_short_is_a_failure() -> None:
     cut = sse({"choices": [{"index": 0, "delta": {"content": "Par"}}]}, done=False)
     assert outcome(200, cut, stream=True) == "failed"
+
+
+def test_a_failure_says_why() -> None:
+    error = {"error": {"message": "x", "type": "upstream", "code": "upstream_error"}}
+    assert failure_reason(502, json.dumps(error)) == "status 502 upstream_error"
+    assert failure_reason(500, "Internal Server Error") == "status 500"
+    cut = sse({"choices": [{"index": 0, "delta": {"content": "Par"}}]}, done=False)
+    assert failure_reason(200, cut).startswith("stream cut short: ")
+    assert failure_reason(200, cut).endswith('"Par"}}]}')
+    assert failure_reason(200, "") == "stream cut short: empty"
 
 
 def test_percentile_picks_from_the_sorted_values() -> None:
