@@ -26,6 +26,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
 from litellm import utils as litellm_utils
+from litellm.litellm_core_utils.litellm_logging import Logging as LitellmLogging
 from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
 
 __all__ = ["Upstream"]
@@ -156,6 +157,7 @@ def _has_success_callbacks() -> bool:
 
 _LITELLM_SCHEDULE_SUCCESS_LOGGING = litellm_utils._schedule_async_success_logging
 _LITELLM_UPDATE_RESPONSE_METADATA = getattr(litellm_utils, "update_response_metadata")  # noqa: B009
+_LITELLM_DISPATCH_SUCCESS = LitellmLogging.dispatch_success_handlers
 
 
 def _schedule_success_logging_if_needed(**kwargs: Any) -> None:
@@ -168,16 +170,23 @@ def _update_metadata_if_needed(**kwargs: Any) -> None:
         _LITELLM_UPDATE_RESPONSE_METADATA(**kwargs)
 
 
+async def _dispatch_success_if_needed(self: LitellmLogging, *args: Any, **kwargs: Any) -> None:
+    if _has_success_callbacks():
+        await _LITELLM_DISPATCH_SUCCESS(self, *args, **kwargs)
+
+
 def skip_unused_bookkeeping() -> None:
-    """After every non-streamed call litellm prices the response (`response_cost` in its hidden
-    params) and schedules its success callbacks. The gateway reads neither (it keeps its own
-    audit log and registers no litellm callback), and the two cost about 0.8 ms of CPU a call
-    (`shieldgate bench upstream`), so they are skipped while no litellm success callback is
-    registered; a stream's metadata is left alone (litellm's stream wrapper reads it). Both are
-    module-level functions of `litellm.utils` that it looks up at each call, in the range
-    pinned in pyproject.toml (tests/test_upstream.py fails if they move)."""
+    """After every call litellm prices the response (`response_cost` in its hidden params, and
+    again for a stream once it ends) and runs its success callbacks. The gateway reads neither
+    (it keeps its own audit log and registers no litellm callback), and together they cost about
+    0.9 ms of CPU a non-streamed call (`shieldgate bench upstream`), so they are skipped while no
+    litellm success callback is registered; a stream's own metadata is left alone (litellm's
+    stream wrapper reads it). The three hooks are `litellm.utils` functions it looks up at each
+    call and a method of its logging object, in the range pinned in pyproject.toml
+    (tests/test_upstream.py fails if litellm stops calling them)."""
     setattr(litellm_utils, "_schedule_async_success_logging", _schedule_success_logging_if_needed)  # noqa: B010
     setattr(litellm_utils, "update_response_metadata", _update_metadata_if_needed)  # noqa: B010
+    setattr(LitellmLogging, "dispatch_success_handlers", _dispatch_success_if_needed)  # noqa: B010
 
 
 async def _acompletion(**kwargs: Any) -> Any:

@@ -29,6 +29,15 @@ class _Recorder(CustomLogger):  # type: ignore[misc]
         self.costs.append(kwargs.get("response_cost"))
 
 
+def _register(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
+    """A litellm callback for this test only (litellm copies `callbacks` into its other lists)."""
+    recorder = _Recorder()
+    monkeypatch.setattr(litellm, "callbacks", [recorder])
+    monkeypatch.setattr(litellm, "success_callback", [])
+    monkeypatch.setattr(litellm, "_async_success_callback", [])
+    return recorder
+
+
 @pytest.fixture
 def gateway_upstream() -> Upstream:
     config = GatewayConfig.model_validate(
@@ -54,6 +63,7 @@ def hooks_seen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original_schedule = upstream_module._LITELLM_SCHEDULE_SUCCESS_LOGGING
     original_metadata = upstream_module._LITELLM_UPDATE_RESPONSE_METADATA
+    original_dispatch = upstream_module._LITELLM_DISPATCH_SUCCESS
 
     def schedule(**kwargs: Any) -> None:
         seen.append("schedule")
@@ -63,6 +73,11 @@ def hooks_seen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append("metadata")
         original_metadata(**kwargs)
 
+    async def dispatch(self: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append("dispatch")
+        await original_dispatch(self, *args, **kwargs)
+
+    monkeypatch.setattr(upstream_module, "_LITELLM_DISPATCH_SUCCESS", dispatch)
     monkeypatch.setattr(upstream_module, "_LITELLM_SCHEDULE_SUCCESS_LOGGING", schedule)
     monkeypatch.setattr(upstream_module, "_LITELLM_UPDATE_RESPONSE_METADATA", metadata)
     checked = upstream_module._has_success_callbacks
@@ -91,16 +106,12 @@ def test_a_registered_litellm_callback_still_gets_priced_success_events(
     hooks_seen: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    recorder = _Recorder()
-    monkeypatch.setattr(litellm, "callbacks", [recorder])
+    recorder = _register(monkeypatch)
     upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("Hello there"))
 
     async def call_and_let_logging_run() -> dict[str, Any]:
         response = await gateway_upstream.chat("small", {"messages": MESSAGES})
-        for _ in range(50):
-            if recorder.costs:
-                break
-            await asyncio.sleep(0.01)
+        await _logging_done(recorder)
         return response
 
     response = asyncio.run(call_and_let_logging_run())
@@ -109,18 +120,44 @@ def test_a_registered_litellm_callback_still_gets_priced_success_events(
     assert len(recorder.costs) == 1
 
 
-def test_a_stream_keeps_its_metadata_and_streams_whole(
+async def _logging_done(recorder: _Recorder | None) -> None:
+    """litellm logs from a task it starts after the call (a stream: at its end): let it run."""
+    for _ in range(50):
+        if recorder is not None and recorder.costs:
+            return
+        await asyncio.sleep(0.01)
+
+
+def _read_stream(gateway_upstream: Upstream, recorder: _Recorder | None = None) -> str:
+    async def read() -> str:
+        stream = await gateway_upstream.chat_stream("small", {"messages": MESSAGES})
+        text = "".join([c["choices"][0]["delta"].get("content") or "" async for c in stream if c["choices"]])
+        await _logging_done(recorder)
+        return text
+
+    return asyncio.run(read())
+
+
+def test_a_stream_keeps_its_metadata_and_skips_success_logging(
     gateway_upstream: Upstream, upstream: respx.MockRouter, hooks_seen: list[str]
 ) -> None:
     upstream.post(f"{SMALL_BASE}/chat/completions").respond(
         content=text_stream("Hel", "lo"), headers={"content-type": "text/event-stream"}
     )
+    assert _read_stream(gateway_upstream) == "Hello"
+    assert hooks_seen == ["asked", "metadata", "asked"]
 
-    async def read() -> list[dict[str, Any]]:
-        stream = await gateway_upstream.chat_stream("small", {"messages": MESSAGES})
-        return [chunk async for chunk in stream]
 
-    chunks = asyncio.run(read())
-    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
-    assert text == "Hello"
-    assert hooks_seen == ["asked", "metadata"]  # litellm logs a stream from its wrapper, at its end
+def test_a_registered_litellm_callback_still_gets_a_streams_success_event(
+    gateway_upstream: Upstream,
+    upstream: respx.MockRouter,
+    hooks_seen: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = _register(monkeypatch)
+    upstream.post(f"{SMALL_BASE}/chat/completions").respond(
+        content=text_stream("Hel", "lo"), headers={"content-type": "text/event-stream"}
+    )
+    assert _read_stream(gateway_upstream, recorder) == "Hello"
+    assert "dispatch" in hooks_seen
+    assert len(recorder.costs) == 1
