@@ -20,15 +20,27 @@ from typing import Any
 import httpx
 import openai
 
-__all__ = ["DRAIN_SECONDS", "KeepAliveClient"]
+__all__ = ["DRAIN_SECONDS", "KEEPALIVE_SECONDS", "KeepAliveClient"]
 
 DRAIN_SECONDS = 0.05
+# Idle connections are not reused after this long: under the 5 s after which uvicorn, Node and
+# other servers close an idle connection, so the pool never hands out one the server is closing.
+KEEPALIVE_SECONDS = 4.0
 _DONE = b"[DONE]"
 
 
 class KeepAliveClient(openai.DefaultAsyncHttpxClient):
     """The openai SDK's default client (its limits, timeout and redirects), with event streams
     read to their end before they are closed."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "limits",
+            httpx.Limits(
+                max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
+            ),
+        )
+        super().__init__(**kwargs)
 
     async def send(self, request: httpx.Request, *, stream: bool = False, **kwargs: Any) -> httpx.Response:
         response = await super().send(request, stream=stream, **kwargs)
