@@ -27,6 +27,7 @@ DRAIN_SECONDS = 0.05
 # other servers close an idle connection, so the pool never hands out one the server is closing.
 KEEPALIVE_SECONDS = 4.0
 _DONE = b"[DONE]"
+_TAIL = len(_DONE) + 8  # room for the event's line ends after it
 
 
 class KeepAliveClient(openai.DefaultAsyncHttpxClient):
@@ -37,7 +38,9 @@ class KeepAliveClient(openai.DefaultAsyncHttpxClient):
         kwargs.setdefault(
             "limits",
             httpx.Limits(
-                max_connections=1000, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_SECONDS
+                max_connections=openai.DEFAULT_CONNECTION_LIMITS.max_connections,
+                max_keepalive_connections=openai.DEFAULT_CONNECTION_LIMITS.max_keepalive_connections,
+                keepalive_expiry=KEEPALIVE_SECONDS,
             ),
         )
         super().__init__(**kwargs)
@@ -60,7 +63,7 @@ class _ReadToEndAfterDone(httpx.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._chunks:
-            self._tail = (self._tail + chunk)[-len(_DONE) - 8 :]
+            self._tail = (self._tail + chunk[-_TAIL:])[-_TAIL:]  # never a whole chunk copied
             yield chunk
         self._ended = True
 

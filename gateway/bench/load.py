@@ -24,8 +24,19 @@ class LoadResult:
     latencies: list[float] = field(default_factory=list)
     wall_s: float = 0.0
     blocked: int = 0  # a policy said no: an error answer or a `content_filter` finish
-    failed: int = 0  # no answer: an error status, a broken connection, a stream cut short
-    failures: Counter[str] = field(default_factory=Counter)  # why, for each failed request
+    # No answer (an error status, a broken connection, a stream cut short), counted by reason.
+    failures: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    def add(self, other: LoadResult) -> None:
+        """Count `other` (another round of the same case) into this one."""
+        self.latencies += other.latencies
+        self.wall_s += other.wall_s
+        self.blocked += other.blocked
+        self.failures += other.failures
 
 
 def failure_reason(status: int, text: str) -> str:
@@ -88,7 +99,6 @@ async def load(
             elif ended == "blocked":
                 result.blocked += 1
             else:
-                result.failed += 1
                 result.failures[reason] += 1
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)

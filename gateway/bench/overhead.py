@@ -120,12 +120,7 @@ def _measure(targets: list[_Target], levels: list[int], requests: int) -> dict[s
                         load(target.url, concurrency, share, stream, target.key, target.distinct)
                     )
                     cpu[target.name] += usage.cpu_seconds() if target.pid else 0.0
-                    total = runs[target.name]
-                    total.latencies += ran.latencies
-                    total.wall_s += ran.wall_s
-                    total.blocked += ran.blocked
-                    total.failed += ran.failed
-                    total.failures += ran.failures
+                    runs[target.name].add(ran)
             for target in targets:
                 ran = runs[target.name]
                 latencies = ran.latencies
