@@ -18,7 +18,10 @@ from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.auth import digest
+from gateway.bench.processes import BENCH_KEY, gateway_config
+from gateway.config import GatewayConfig
 from gateway.settings import Settings
+from gateway.upstream import Upstream
 from tests.redisserver import RedisServer
 from tests.server import serve_in_thread
 
@@ -156,6 +159,11 @@ def text_stream(*pieces: str) -> str:
     chunks = [chunk({"role": "assistant", "content": ""})]
     chunks += [chunk({"content": piece}) for piece in pieces]
     return sse([*chunks, chunk({}, "stop")])
+
+
+def upstream_for(api_base: str) -> Upstream:
+    """The gateway's `Upstream` with one alias, `small`, for the OpenAI-compatible `api_base`."""
+    return Upstream(GatewayConfig.model_validate(gateway_config(api_base)), environ={"BENCH_KEY": BENCH_KEY})
 
 
 def upstream_calls(router: respx.MockRouter) -> list[httpx.Request]:

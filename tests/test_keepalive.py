@@ -15,10 +15,8 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from gateway.config import GatewayConfig
 from gateway.keepalive import KeepAliveClient
-from gateway.upstream import Upstream
-from tests.conftest import chunk
+from tests.conftest import chunk, upstream_for
 from tests.server import serve_in_thread
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -106,15 +104,7 @@ def test_the_gateways_streamed_upstream_calls_share_one_connection(
     upstream_ports: tuple[str, list[int]],
 ) -> None:
     base_url, ports = upstream_ports
-    config = GatewayConfig.model_validate(
-        {
-            "models": {
-                "small": {"deployments": [{"model": "openai/m", "api_base": base_url, "api_key_env": "KEY"}]}
-            },
-            "auth": {"required": False},
-        }
-    )
-    upstream = Upstream(config, environ={"KEY": "sk-test"})
+    upstream = upstream_for(base_url)
 
     async def twice() -> str:
         text = ""

@@ -11,9 +11,8 @@ import respx
 from litellm.integrations.custom_logger import CustomLogger
 
 from gateway import upstream as upstream_module
-from gateway.config import GatewayConfig
 from gateway.upstream import Upstream
-from tests.conftest import SMALL_BASE, chat_body, text_stream
+from tests.conftest import SMALL_BASE, chat_body, text_stream, upstream_for
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
@@ -40,19 +39,7 @@ def _register(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
 
 @pytest.fixture
 def gateway_upstream() -> Upstream:
-    config = GatewayConfig.model_validate(
-        {
-            "models": {
-                "small": {
-                    "deployments": [
-                        {"model": "openai/small-model", "api_base": SMALL_BASE, "api_key_env": "KEY"}
-                    ]
-                }
-            },
-            "auth": {"required": False},
-        }
-    )
-    return Upstream(config, environ={"KEY": "sk-test"})
+    return upstream_for(SMALL_BASE)
 
 
 @pytest.fixture

@@ -10,12 +10,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import yaml
 
-__all__ = ["Usage", "free_port", "gateway_process", "running", "upstream_process"]
+__all__ = [
+    "BENCH_KEY",
+    "Usage",
+    "free_port",
+    "gateway_config",
+    "gateway_process",
+    "running",
+    "upstream_process",
+]
 
 
 def free_port() -> int:
@@ -77,10 +85,13 @@ def upstream_process(reply: str, word_delay: float, delay: float = 0.0) -> Itera
         yield f"http://127.0.0.1:{port}/v1"
 
 
-@contextmanager
-def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[tuple[str, int]]:
-    """`shieldgate serve` in front of `upstream` with one alias, `small`; yields its base URL and pid."""
-    config = {
+BENCH_KEY = "sk-bench"  # the upstream key the benchmarks' gateways send, from $BENCH_KEY
+
+
+def gateway_config(upstream: str) -> dict[str, Any]:
+    """A gateway configuration with one alias, `small`, for the OpenAI-compatible `upstream`;
+    its key is read from $BENCH_KEY, and no client key is required."""
+    return {
         "models": {
             "small": {
                 "deployments": [{"model": "openai/fake", "api_base": upstream, "api_key_env": "BENCH_KEY"}]
@@ -88,12 +99,17 @@ def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[t
         },
         "auth": {"required": False},
     }
+
+
+@contextmanager
+def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[tuple[str, int]]:
+    """`shieldgate serve` in front of `upstream` with one alias, `small`; yields its base URL and pid."""
     path = workdir / "gateway.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(gateway_config(upstream)))
     port = free_port()
     env = {
         **os.environ,
-        "BENCH_KEY": "sk-bench",
+        "BENCH_KEY": BENCH_KEY,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "SHIELDGATE_LOG_LEVEL": "warning",
         "SHIELDGATE_AUDIT_STDOUT": "false",

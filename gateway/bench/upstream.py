@@ -24,7 +24,7 @@ import httpx
 import openai
 
 from gateway.bench.guard import percentiles
-from gateway.bench.processes import upstream_process
+from gateway.bench.processes import BENCH_KEY, gateway_config, upstream_process
 from gateway.config import GatewayConfig
 from gateway.fake_upstream import DEFAULT_REPLY
 from gateway.guard.model import GuardInput, bundled_guard_dir, load_guard
@@ -67,20 +67,10 @@ def _guard_passes() -> Callable[[], object]:
 
 async def _measure(base_url: str, requests: int, warmup: int) -> dict[str, dict[str, float]]:
     body = {"model": "fake", "messages": MESSAGES}
-    config = GatewayConfig.model_validate(
-        {
-            "models": {
-                "small": {
-                    "deployments": [
-                        {"model": "openai/fake", "api_base": base_url, "api_key_env": "BENCH_KEY"}
-                    ]
-                }
-            },
-            "auth": {"required": False},
-        }
+    upstream = Upstream(
+        GatewayConfig.model_validate(gateway_config(base_url)), environ={"BENCH_KEY": BENCH_KEY}
     )
-    upstream = Upstream(config, environ={"BENCH_KEY": "sk-bench"})
-    async with httpx.AsyncClient() as http, openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench") as sdk:
+    async with httpx.AsyncClient() as http, openai.AsyncOpenAI(base_url=base_url, api_key=BENCH_KEY) as sdk:
 
         async def bare() -> object:
             response = await http.post(f"{base_url}/chat/completions", json=body)
