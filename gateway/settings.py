@@ -77,7 +77,8 @@ class Settings(BaseSettings):
         description="Also run the PII model (a preview: see its model card); False: the recognizers alone.",
     )
     pii_model: Path | None = Field(
-        default=None, description="PII model directory (pii.onnx, tokenizer.json, pii.json); None: bundled."
+        default=None,
+        description="PII model directory (pii.onnx, or labels.onnx and text.onnx; tokenizer.json, pii.json); None: bundled.",
     )
     scanner_threads: int = Field(
         default=0, ge=0, description="onnxruntime threads per model; 0: one per core."

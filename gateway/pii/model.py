@@ -9,6 +9,11 @@ its own vector, and two dot products score every (token, label) pair: does a spa
 label begin here, and is this token inside one. A label the model was never trained on is
 found the same way, from its description. Long texts are read in overlapping windows.
 
+A model can read the labels apart from the text (`labels_apart` in pii.json; how it is trained:
+gateway.training.pii_encoder): the label prefix then attends only to itself, so its keys and
+values at every layer are computed once per set of labels (labels.onnx) and kept, and each window
+is a pass over its text alone (text.onnx). Otherwise one graph (pii.onnx) reads labels and text.
+
 A text's windows go through the model apart from any other text's (ROWS_PER_CALL at a time):
 int8 dynamic quantization scales activations by the largest value in the whole input, so texts
 scored together would find other spans than alone, and what is redacted must depend on the
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -34,6 +40,7 @@ __all__ = [
     "GIVEN_NAME_FIRST",
     "PiiModel",
     "bundled_pii_dir",
+    "encode_prefix",
     "encode_window",
     "from_capital",
     "load_pii_model",
@@ -45,6 +52,7 @@ MAX_TOKENS = 320  # labels + one window of text
 WINDOW = 192  # text tokens per window
 STRIDE = 160
 SPLIT = 0.9  # begin probability that splits a running span in two
+KEPT_PREFIXES = 64  # label sets whose prefix a labels-apart model keeps (a policy has a few)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,24 +79,38 @@ def text_windows(encoding: Encoding, window: int = WINDOW, stride: int = STRIDE)
     return [(start, start + window) for start in starts]
 
 
-def encode_window(
-    label_ids: Sequence[Sequence[int]], text: Encoding, token_range: tuple[int, int], cls: int, sep: int
-) -> Window:
-    ids, types = [cls], [0]
-    mask = np.zeros((len(label_ids), 0), dtype=np.float32)
+def encode_prefix(label_ids: Sequence[Sequence[int]], cls: int, sep: int) -> tuple[list[int], np.ndarray]:
+    """The label prefix, [CLS] description [SEP] ..., and its mask (labels, prefix positions):
+    which positions describe each label, each weighing 1 / the description's length."""
+    ids: list[int] = [cls]
     spans: list[tuple[int, int]] = []
     for description in label_ids:
         spans.append((len(ids), len(ids) + len(description)))
         ids += [*description, sep]
-        types += [0] * (len(description) + 1)
-    text_start = len(ids)
-    start, end = token_range
-    ids += [*text.ids[start:end], sep]
-    types += [1] * (end - start + 1)
     mask = np.zeros((len(label_ids), len(ids)), dtype=np.float32)
     for row, (a, b) in enumerate(spans):
         mask[row, a:b] = 1.0 / max(b - a, 1)
-    return Window(ids, types, mask, text_start, list(text.offsets[start:end]))
+    return ids, mask
+
+
+def encode_window(
+    label_ids: Sequence[Sequence[int]], text: Encoding, token_range: tuple[int, int], cls: int, sep: int
+) -> Window:
+    """A whole window: the label prefix (token type 0), then the text's tokens and [SEP] (type 1)."""
+    prefix_ids, prefix_mask = encode_prefix(label_ids, cls, sep)
+    start, end = token_range
+    ids = [*prefix_ids, *text.ids[start:end], sep]
+    mask = np.zeros((len(label_ids), len(ids)), dtype=np.float32)
+    mask[:, : len(prefix_ids)] = prefix_mask
+    types = [0] * len(prefix_ids) + [1] * (end - start + 1)
+    return Window(ids, types, mask, len(prefix_ids), list(text.offsets[start:end]))
+
+
+def text_window(text: Encoding, token_range: tuple[int, int], sep: int) -> Window:
+    """A window's text alone, for a model that keeps the label prefix apart."""
+    start, end = token_range
+    ids = [*text.ids[start:end], sep]
+    return Window(ids, [1] * len(ids), np.zeros((0, len(ids)), np.float32), 0, list(text.offsets[start:end]))
 
 
 class PiiModel:
@@ -118,9 +140,16 @@ class PiiModel:
         if cls is None or sep is None:
             raise ValueError(f"{directory}/tokenizer.json has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
-        self._session = CpuModel(directory / "pii.onnx", threads, short_tokens)
+        self.labels_apart = bool(meta.get("labels_apart", False))
+        if self.labels_apart:
+            self._labels = CpuModel(directory / "labels.onnx", threads, short_tokens)
+            self._session = CpuModel(directory / "text.onnx", threads, short_tokens)
+        else:
+            self._session = CpuModel(directory / "pii.onnx", threads, short_tokens)
         self._texts = TextPool(parallel)
         self._label_cache: dict[str, list[int]] = {}
+        self._prefixes: dict[tuple[tuple[int, ...], ...], dict[str, np.ndarray]] = {}
+        self._prefixes_lock = threading.Lock()
 
     def _label_ids(self, description: str) -> list[int]:
         if description not in self._label_cache:
@@ -148,8 +177,12 @@ class PiiModel:
         """One text's spans, its windows ROWS_PER_CALL a model call."""
         found: dict[tuple[str, int, int], float] = {}
         for ranges in per_call(text_windows(encoding)):
-            windows = [encode_window(label_ids, encoding, r, self.cls, self.sep) for r in ranges]
-            begin, inside = self._run(windows, len(names))
+            if self.labels_apart:
+                windows = [text_window(encoding, r, self.sep) for r in ranges]
+                begin, inside = self._run_apart(windows, label_ids)
+            else:
+                windows = [encode_window(label_ids, encoding, r, self.cls, self.sep) for r in ranges]
+                begin, inside = self._run(windows, len(names))
             for w, window in enumerate(windows):
                 for label_index, name in enumerate(names):
                     for start, end, score in _decode(
@@ -182,6 +215,33 @@ class PiiModel:
             begin[i, :n] = probabilities[i, w.text_start : w.text_start + n, :, 0]
             inside[i, :n] = probabilities[i, w.text_start : w.text_start + n, :, 1]
         return begin, inside
+
+    def _run_apart(self, windows: list[Window], label_ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """`_run` for a labels-apart model: text rows read against the labels' kept prefix."""
+        feeds = padded([(w.ids, w.types) for w in windows])
+        del feeds["token_type_ids"]  # every text position is of type 1
+        (logits,) = self._session.run(["logits"], {**feeds, **self._prefix(label_ids)})
+        probabilities = sigmoid(logits)
+        return probabilities[..., 0], probabilities[..., 1]
+
+    def _prefix(self, label_ids: list[list[int]]) -> dict[str, np.ndarray]:
+        """Keys and values of the label prefix at every layer and the labels' vectors, computed
+        once per set of labels (the KEPT_PREFIXES last ones are kept)."""
+        key = tuple(tuple(ids) for ids in label_ids)
+        with self._prefixes_lock:
+            kept = self._prefixes.get(key)
+        if kept is None:
+            ids, mask = encode_prefix(label_ids, self.cls, self.sep)
+            keys, values, described = self._labels.run(
+                ["keys", "values", "described"],
+                {"input_ids": np.asarray([ids], dtype=np.int64), "label_mask": mask[None]},
+            )
+            kept = {"keys": keys, "values": values, "described": described}
+            with self._prefixes_lock:
+                while len(self._prefixes) >= KEPT_PREFIXES:
+                    del self._prefixes[next(iter(self._prefixes))]
+                self._prefixes[key] = kept
+        return kept
 
 
 def _decode(

@@ -10,6 +10,10 @@ carry, in random order, and sometimes by the label's name instead of its descrip
 `pii_data.ZERO_SHOT` are never asked for. The decision threshold is chosen on a validation
 tenth of the training texts. A checkpoint is written at the end of every epoch; `--resume`
 continues an interrupted run from it.
+
+`--labels-apart` trains a model whose label prefix attends only to itself
+(gateway.training.pii_encoder) and exports it as two graphs, labels.onnx (the prefix, once per
+set of labels) and text.onnx (a window's text against the kept prefix), instead of pii.onnx.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import math
 import random
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,7 @@ from transformers import BertModel, get_linear_schedule_with_warmup
 
 from gateway.pii.model import encode_window, text_windows
 from gateway.taxonomy import PII_LABELS
+from gateway.training import pii_encoder
 from gateway.training.checkpoint import (
     CHECKPOINT,
     CannotResume,
@@ -50,13 +56,19 @@ PROJECTION = 128
 
 
 class SpanModel(nn.Module):
-    def __init__(self, base: Path) -> None:
+    """The encoder and two projections: (token, label) logits for [begin, inside].
+
+    `labels_apart`: the label prefix attends only to itself (gateway.training.pii_encoder), so a
+    served model keeps it per set of labels and reads each window's text alone."""
+
+    def __init__(self, base: Path, labels_apart: bool = False) -> None:
         super().__init__()
         self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False, dtype=torch.float32)
         hidden = self.encoder.config.hidden_size
         self.token_proj = nn.Linear(hidden, 2 * PROJECTION)
         self.label_proj = nn.Linear(hidden, 2 * PROJECTION)
         self.bias = nn.Parameter(torch.zeros(2))
+        self.labels_apart = labels_apart
 
     def forward(
         self,
@@ -65,15 +77,62 @@ class SpanModel(nn.Module):
         token_type_ids: torch.Tensor,
         label_mask: torch.Tensor,
     ) -> torch.Tensor:
-        hidden = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
+        if self.labels_apart:
+            hidden = pii_encoder.encode(self.encoder, input_ids, attention_mask, token_type_ids)
+        else:
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
         labels = torch.bmm(label_mask, hidden)  # (batch, labels, hidden): mean of each description
+        return self.logits(hidden, self.describe(labels))
+
+    def describe(self, labels: torch.Tensor) -> torch.Tensor:
+        """(batch, labels, hidden) label vectors -> (batch, labels, 2, PROJECTION)."""
+        return self.label_proj(labels).view(labels.shape[0], labels.shape[1], 2, PROJECTION)
+
+    def logits(self, hidden: torch.Tensor, described: torch.Tensor) -> torch.Tensor:
+        """(batch, positions, labels, [begin, inside]) for token states and described labels
+        (batch or 1, labels, 2, PROJECTION)."""
         b, s, _ = hidden.shape
         tokens = self.token_proj(hidden).view(b, s, 2, PROJECTION)
-        described = self.label_proj(labels).view(b, labels.shape[1], 2, PROJECTION)
+        described = described.expand(b, -1, -1, -1)
         logits = torch.einsum("bskd,blkd->bslk", tokens, described) / math.sqrt(PROJECTION)
-        return logits + self.bias  # (batch, positions, labels, [begin, inside])
+        return logits + self.bias
+
+
+class LabelPart(nn.Module):
+    """A labels-apart model's prefix pass: (1, prefix) ids and (1, labels, prefix) mask -> keys and
+    values (layers, heads, prefix, head size) and the described labels (1, labels, 2, PROJECTION)."""
+
+    def __init__(self, model: SpanModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, label_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        hidden, keys, values = pii_encoder.prefix(self.model.encoder, input_ids)
+        return keys[:, 0], values[:, 0], self.model.describe(torch.bmm(label_mask, hidden))
+
+
+class TextPart(nn.Module):
+    """A labels-apart model's text pass: text rows, their attention mask and a LabelPart's outputs
+    -> (batch, positions, labels, [begin, inside]) logits."""
+
+    def __init__(self, model: SpanModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        keys: torch.Tensor,
+        values: torch.Tensor,
+        described: torch.Tensor,
+    ) -> torch.Tensor:
+        hidden = pii_encoder.text(
+            self.model.encoder, input_ids, attention_mask, keys[:, None], values[:, None]
+        )
+        return self.model.logits(hidden, described)
 
 
 TRAINABLE = [label for label in PII_LABELS if label not in ZERO_SHOT]
@@ -160,6 +219,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_training_arguments(parser, PII)
     add_resume_argument(parser)
+    parser.add_argument(
+        "--labels-apart",
+        action="store_true",
+        help="the label prefix attends only to itself, so serving keeps it per label set",
+    )
     args = parser.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -176,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     if cls is None or sep is None:
         raise ValueError("the base tokenizer has no [CLS] or [SEP] token")
-    model = SpanModel(base).to(args.device)
+    model = SpanModel(base, labels_apart=args.labels_apart).to(args.device)
 
     steps = args.epochs * math.ceil(len(train_records) / args.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -194,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "seed": args.seed,
+        **({"labels_apart": True} if args.labels_apart else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
     if args.resume:
@@ -230,11 +295,13 @@ def main(argv: list[str] | None = None) -> None:
         save_checkpoint(checkpoint, recipe, training, epoch=epoch + 1, step=step, order=train_records)
         print(f"epoch {epoch + 1} done; checkpoint {checkpoint}", flush=True)
 
-    export(model, tokenizer, cls, sep, args.output)
+    graphs = export(model, tokenizer, cls, sep, args.output)
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
     config = base_config(base)
+    digest = hashlib.sha256(b"".join((args.output / graph).read_bytes() for graph in graphs))
     meta = {
-        "version": hashlib.sha256((args.output / "pii.onnx").read_bytes()).hexdigest()[:12],
+        "version": digest.hexdigest()[:12],
+        **({"labels_apart": True} if args.labels_apart else {}),
         "base_model": config["shieldgate_source"],
         "layers": config["num_hidden_layers"],
         "threshold": 0.5,
@@ -267,49 +334,156 @@ def main(argv: list[str] | None = None) -> None:
     print(f"threshold {meta['threshold']} (validation span F1 {f1:.3f}); wrote {args.output}")
 
 
-def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
+def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: Path) -> list[str]:
+    """Write the model's int8 graph(s) to `output`, each checked against torch first; returns
+    their file names (pii.onnx, or labels.onnx and text.onnx for a labels-apart model)."""
     model.eval().cpu()
     model.encoder.set_attn_implementation("eager")  # onnxruntime fuses it (as the guard's export)
     record = {"text": "Mail Ana Lopez at ana@example.org", "spans": []}
     sample = collate(
         examples(record, ["email", "person"], ["email address", "person name"], tokenizer, cls, sep)
     )
+    check = collate(
+        examples(
+            {"text": "Anna Schmidt lives at Hauptstr. 5, 10115 Berlin. " * 3, "spans": []},
+            ["person", "city", "iban"],
+            ["person name", "city", "iban"],
+            tokenizer,
+            cls,
+            sep,
+        )
+    )
+    if model.labels_apart:
+        return _export_apart(model, sample, check, output)
     inputs = {k: sample[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
     fp32 = output / "pii-fp32.onnx"
-    torch.onnx.export(
+    _onnx(
         model,
-        tuple(inputs.values()),
-        str(fp32),
-        input_names=list(inputs),
-        output_names=["logits"],
-        dynamic_axes={
+        inputs,
+        fp32,
+        {
             "input_ids": {0: "batch", 1: "sequence"},
             "attention_mask": {0: "batch", 1: "sequence"},
             "token_type_ids": {0: "batch", 1: "sequence"},
             "label_mask": {0: "batch", 1: "labels", 2: "sequence"},
             "logits": {0: "batch", 1: "sequence", 2: "labels"},
         },
-        opset_version=17,
-        dynamo=False,
-    )
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"])
-    record = {"text": "Anna Schmidt lives at Hauptstr. 5, 10115 Berlin. " * 3, "spans": []}
-    check = collate(
-        examples(record, ["person", "city", "iban"], ["person name", "city", "iban"], tokenizer, cls, sep)
     )
     feed = {k: check[k] for k in inputs}
     with torch.no_grad():
         expected = model(**feed).numpy()
-    (got,) = session.run(["logits"], {k: v.numpy() for k, v in feed.items()})
+    (got,) = _session(fp32).run(["logits"], {k: v.numpy() for k, v in feed.items()})
+    _matches(got, expected)
+    _quantize(fp32, output / "pii.onnx")
+    return ["pii.onnx"]
+
+
+def _export_apart(
+    model: SpanModel, sample: dict[str, torch.Tensor], check: dict[str, torch.Tensor], output: Path
+) -> list[str]:
+    """labels.onnx and text.onnx; their composition is checked against the whole-window model."""
+
+    def split(batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The first window's label prefix, and every window's text rows."""
+        start = int((batch["token_type_ids"][0] == 0).sum() - (batch["attention_mask"][0] == 0).sum())
+        text_ids = batch["input_ids"][:, start:]
+        prefix = {
+            "input_ids": batch["input_ids"][:1, :start],
+            "label_mask": batch["label_mask"][:1, :, :start],
+        }
+        return prefix, {"input_ids": text_ids, "attention_mask": batch["attention_mask"][:, start:]}
+
+    labels_fp32, text_fp32 = output / "labels-fp32.onnx", output / "text-fp32.onnx"
+    prefix, rows = split(sample)
+    with torch.no_grad():
+        keys, values, described = LabelPart(model).eval()(**prefix)
+    _onnx(
+        LabelPart(model).eval(),  # export() restores the mode a module had, model's included
+        prefix,
+        labels_fp32,
+        {
+            "input_ids": {1: "prefix"},
+            "label_mask": {1: "labels", 2: "prefix"},
+            "keys": {2: "prefix"},
+            "values": {2: "prefix"},
+            "described": {1: "labels"},
+        },
+        outputs=["keys", "values", "described"],
+    )
+    _onnx(
+        TextPart(model).eval(),
+        {**rows, "keys": keys, "values": values, "described": described},
+        text_fp32,
+        {
+            "input_ids": {0: "batch", 1: "sequence"},
+            "attention_mask": {0: "batch", 1: "sequence"},
+            "keys": {2: "prefix"},
+            "values": {2: "prefix"},
+            "described": {1: "labels"},
+            "logits": {0: "batch", 1: "sequence", 2: "labels"},
+        },
+    )
+    prefix, rows = split(check)
+    with torch.no_grad():
+        expected = model(
+            **{k: check[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
+        )
+    kept = _session(labels_fp32).run(
+        ["keys", "values", "described"], {k: v.numpy() for k, v in prefix.items()}
+    )
+    feed = {
+        **{k: v.numpy() for k, v in rows.items()},
+        **dict(zip(["keys", "values", "described"], kept, strict=True)),
+    }
+    (got,) = _session(text_fp32).run(["logits"], feed)
+    start = prefix["input_ids"].shape[1]
+    real = rows["attention_mask"].numpy().astype(bool)
+    _matches(got[real], expected.numpy()[:, start:][real])
+    _quantize(labels_fp32, output / "labels.onnx")
+    _quantize(text_fp32, output / "text.onnx")
+    return ["labels.onnx", "text.onnx"]
+
+
+def _onnx(
+    module: nn.Module,
+    inputs: dict[str, torch.Tensor],
+    path: Path,
+    dynamic_axes: dict[str, dict[int, str]],
+    outputs: list[str] | None = None,
+) -> None:
+    with warnings.catch_warnings():
+        # The TorchScript exporter is chosen on purpose (the guard's export uses it too); torch
+        # warns that it is no longer the default, and about functions it calls itself.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module,
+            tuple(inputs.values()),
+            str(path),
+            input_names=list(inputs),
+            output_names=outputs or ["logits"],
+            dynamic_axes=dynamic_axes,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _matches(got: np.ndarray, expected: np.ndarray) -> None:
     difference = float(np.abs(got - expected).max())
     print(f"exported graph matches torch within {difference:.2e} (fp32)")
     if difference > 1e-3:
         raise RuntimeError(f"the exported graph differs from the model by {difference}")
-    quantize_dynamic(str(fp32), str(output / "pii.onnx"), weight_type=QuantType.QInt8)
+
+
+def _quantize(fp32: Path, int8: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
     fp32.unlink()
 
 

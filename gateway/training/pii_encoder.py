@@ -1,0 +1,116 @@
+"""The PII encoder with the labels read apart from the text, so their part of a pass can be kept.
+
+A window, as gateway.pii.model writes it, is a label prefix (token type 0: [CLS], then each
+label's description and a [SEP]) followed by the text's tokens and a [SEP] (type 1). Read apart,
+a prefix position attends only to prefix positions and a text position to every position. The
+prefix's hidden states, and so its keys and values at every layer, then depend on the labels
+alone: `prefix` computes them once for a set of labels, and `text` reads a window's text against
+them, a pass over the text's tokens instead of over labels and text (with the default policy's
+labels, some 55 prefix tokens against 20 for a short message).
+
+`encode` is the same computation over whole windows, as training runs it; at text positions it
+gives what `prefix` then `text` give (tests/training/test_pii_encoder.py).
+
+Only BERT's self-attention is written out here (it must take kept keys and values); the
+embeddings, the attention's output projection and the feed-forward part are the base model's own
+modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import BertModel
+
+__all__ = ["encode", "prefix", "text"]
+
+
+def _blocked(allowed: torch.Tensor) -> torch.Tensor:
+    """An additive attention mask: 0 where `allowed`, the dtype's lowest value elsewhere."""
+    zero = torch.zeros((), dtype=torch.float32)
+    return torch.where(allowed, zero, torch.finfo(torch.float32).min)
+
+
+def _layer(
+    layer: Any,  # a BertLayer (torch types its submodules as plain modules)
+    hidden: torch.Tensor,
+    mask: torch.Tensor,
+    kept_keys: torch.Tensor | None = None,
+    kept_values: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One BERT layer over `hidden` (batch, positions, hidden), attending to kept keys and values
+    (batch or 1, heads, kept positions, head size) before its own; `mask` is additive, (batch, 1,
+    positions, kept + positions). Returns the layer's output and its own keys and values."""
+    attention = layer.attention.self
+    batch = hidden.shape[0]
+    heads, size = attention.num_attention_heads, attention.attention_head_size
+
+    def by_head(x: torch.Tensor) -> torch.Tensor:
+        return x.view(batch, -1, heads, size).transpose(1, 2)
+
+    query, key, value = (
+        by_head(attention.query(hidden)),
+        by_head(attention.key(hidden)),
+        by_head(attention.value(hidden)),
+    )
+    keys, values = key, value
+    if kept_keys is not None and kept_values is not None:
+        keys = torch.cat([kept_keys.expand(batch, -1, -1, -1), key], dim=2)
+        values = torch.cat([kept_values.expand(batch, -1, -1, -1), value], dim=2)
+    scores = torch.matmul(query, keys.transpose(-1, -2)) * attention.scaling + mask
+    weights = attention.dropout(torch.softmax(scores, dim=-1))
+    context = torch.matmul(weights, values).transpose(1, 2).reshape(batch, -1, heads * size)
+    attended = layer.attention.output(context, hidden)
+    return layer.output(layer.intermediate(attended), attended), key, value
+
+
+def encode(
+    bert: BertModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+) -> torch.Tensor:
+    """Hidden states of whole windows (batch, positions, hidden), the prefix read apart."""
+    hidden: torch.Tensor = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+    is_text = token_type_ids.bool()
+    # A text position sees every real position, a prefix position only the prefix.
+    allowed = attention_mask.bool()[:, None, :] & (is_text[:, :, None] | ~is_text[:, None, :])
+    mask = _blocked(allowed)[:, None]
+    for layer in bert.encoder.layer:
+        hidden, _, _ = _layer(layer, hidden, mask)
+    return hidden
+
+
+def prefix(bert: BertModel, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A label prefix's (1, positions) hidden states (1, positions, hidden), and its keys and
+    values at every layer, each (layers, 1, heads, positions, head size)."""
+    hidden: torch.Tensor = bert.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
+    mask = torch.zeros_like(input_ids, dtype=torch.float32)[:, None, None, :]  # all see all
+    keys, values = [], []
+    for layer in bert.encoder.layer:
+        hidden, key, value = _layer(layer, hidden, mask)
+        keys.append(key)
+        values.append(value)
+    return hidden, torch.stack(keys), torch.stack(values)
+
+
+def text(
+    bert: BertModel,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+) -> torch.Tensor:
+    """Hidden states (batch, positions, hidden) of text rows (batch, positions: the window's text
+    tokens and [SEP], padded) read after the prefix whose `keys` and `values` are given."""
+    # Sizes come from tensors, not Python ints, so an exported graph takes any prefix and text.
+    prefix_positions = torch.ones_like(keys[0, 0, 0, :, 0], dtype=torch.long)
+    ones = torch.ones_like(input_ids)
+    position_ids = torch.cumsum(ones, dim=1) - 1 + prefix_positions.sum()
+    hidden: torch.Tensor = bert.embeddings(
+        input_ids=input_ids, token_type_ids=ones, position_ids=position_ids
+    )
+    seen_prefix = prefix_positions.bool()[None].expand(input_ids.shape[0], -1)
+    seen = torch.cat([seen_prefix, attention_mask.bool()], dim=1)
+    mask = _blocked(seen)[:, None, None, :]
+    for index, layer in enumerate(bert.encoder.layer):
+        hidden, _, _ = _layer(layer, hidden, mask, keys[index], values[index])
+    return hidden

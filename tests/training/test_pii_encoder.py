@@ -1,0 +1,69 @@
+"""The PII encoder with labels read apart: the same as BERT when there is no prefix, and the kept
+prefix plus a text pass give what the whole window gives."""
+
+from __future__ import annotations
+
+import torch
+from transformers import BertConfig, BertModel
+
+from gateway.training.pii_encoder import encode, prefix, text
+
+
+def tiny_bert() -> BertModel:
+    torch.manual_seed(3)
+    config = BertConfig(
+        vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=4, intermediate_size=32
+    )
+    return BertModel(config, add_pooling_layer=False).eval()
+
+
+def test_without_a_prefix_it_is_the_base_model() -> None:
+    bert = tiny_bert()
+    ids = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 12, 0, 0]])
+    attention = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    types = torch.ones_like(ids)
+    with torch.no_grad():
+        expected = bert(input_ids=ids, attention_mask=attention, token_type_ids=types).last_hidden_state
+        got = encode(bert, ids, attention, types)
+    assert torch.allclose(got[0], expected[0], atol=1e-5)
+    assert torch.allclose(got[1, :3], expected[1, :3], atol=1e-5)
+
+
+def test_the_prefix_does_not_see_the_text() -> None:
+    bert = tiny_bert()
+    types = torch.tensor([[0, 0, 0, 1, 1, 1]])
+    attention = torch.ones_like(types)
+    with torch.no_grad():
+        one = encode(bert, torch.tensor([[1, 20, 2, 30, 31, 2]]), attention, types)
+        other = encode(bert, torch.tensor([[1, 20, 2, 40, 41, 2]]), attention, types)
+    assert torch.allclose(one[:, :3], other[:, :3], atol=1e-6)
+    assert not torch.allclose(one[:, 3:], other[:, 3:], atol=1e-3)
+
+
+def test_a_kept_prefix_and_a_text_pass_give_the_whole_windows_states() -> None:
+    bert = tiny_bert()
+    label_prefix = [1, 20, 21, 2, 22, 2]  # [CLS] two words [SEP] one word [SEP]
+    texts = [[30, 31, 32, 33, 2], [34, 35, 2]]
+    width = max(len(t) for t in texts)
+    whole = torch.zeros((2, len(label_prefix) + width), dtype=torch.long)
+    whole_attention, whole_types = torch.zeros_like(whole), torch.zeros_like(whole)
+    rows, rows_attention = (
+        torch.zeros((2, width), dtype=torch.long),
+        torch.zeros((2, width), dtype=torch.long),
+    )
+    for i, ids in enumerate(texts):
+        n = len(label_prefix) + len(ids)
+        whole[i, :n] = torch.tensor(label_prefix + ids)
+        whole_attention[i, :n] = 1
+        whole_types[i, len(label_prefix) : n] = 1
+        rows[i, : len(ids)] = torch.tensor(ids)
+        rows_attention[i, : len(ids)] = 1
+    with torch.no_grad():
+        expected = encode(bert, whole, whole_attention, whole_types)
+        prefix_hidden, keys, values = prefix(bert, torch.tensor([label_prefix]))
+        got = text(bert, rows, rows_attention, keys, values)
+    assert keys.shape == (2, 1, 4, len(label_prefix), 4)
+    assert torch.allclose(prefix_hidden[0], expected[0, : len(label_prefix)], atol=1e-5)
+    for i, ids in enumerate(texts):
+        start = len(label_prefix)
+        assert torch.allclose(got[i, : len(ids)], expected[i, start : start + len(ids)], atol=1e-5)

@@ -1,0 +1,88 @@
+"""A labels-apart PII model exported as two graphs reads texts as the torch model does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tokenizers import Tokenizer
+from transformers import BertConfig, BertModel
+
+from gateway.pii.model import PiiModel, bundled_pii_dir, text_window
+from gateway.training.pii_templates import DESCRIPTIONS
+from gateway.training.pii_train import SpanModel, collate, examples, export
+
+TEXT = "Anna Schmidt lives at Hauptstr. 5, 10115 Berlin, anna@example.org."
+LABELS = {"person": "person name", "city": "city", "email": "email address"}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[SpanModel, Path]:
+    """A small random labels-apart model on the shipped tokenizer, and its exported directory."""
+    base, output = tmp_path_factory.mktemp("base"), tmp_path_factory.mktemp("model")
+    tokenizer_file = bundled_pii_dir() / "tokenizer.json"
+    vocabulary = Tokenizer.from_file(str(tokenizer_file)).get_vocab_size()
+    torch.manual_seed(5)
+    config = BertConfig(
+        vocab_size=vocabulary,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(base)
+    model = SpanModel(base, labels_apart=True)
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    assert export(model, tokenizer, cls, sep, output) == ["labels.onnx", "text.onnx"]
+    shutil.copy(tokenizer_file, output / "tokenizer.json")
+    meta = {"version": "test", "threshold": 0.5, "descriptions": DESCRIPTIONS, "labels_apart": True}
+    (output / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    return model, output
+
+
+def test_the_export_writes_two_int8_graphs_and_no_whole_window_graph(
+    exported: tuple[SpanModel, Path],
+) -> None:
+    _, directory = exported
+    assert sorted(p.name for p in directory.glob("*.onnx")) == ["labels.onnx", "text.onnx"]
+
+
+def test_a_text_pass_against_the_kept_prefix_scores_as_the_whole_window(
+    exported: tuple[SpanModel, Path],
+) -> None:
+    model, directory = exported
+    pii = PiiModel(directory)
+    label_ids = [pii._label_ids(description) for description in LABELS.values()]
+    encoding = pii.tokenizer.encode(TEXT, add_special_tokens=False)
+    n = len(encoding.ids)
+    begin, inside = pii._run_apart([text_window(encoding, (0, n), pii.sep)], label_ids)
+
+    batch = collate(
+        examples(
+            {"text": TEXT, "spans": []}, list(LABELS), list(LABELS.values()), pii.tokenizer, pii.cls, pii.sep
+        )
+    )
+    start = int((batch["token_type_ids"][0] == 0).sum())
+    with torch.no_grad():
+        feed = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
+        expected = torch.sigmoid(model(**feed))[0, start : start + n].numpy()
+    assert begin.shape[1:] == (n + 1, len(LABELS))  # the text's tokens and its [SEP]
+    assert np.abs(begin[0, :n] - expected[..., 0]).max() < 0.03  # int8 against fp32
+    assert np.abs(inside[0, :n] - expected[..., 1]).max() < 0.03
+
+
+def test_the_prefix_is_computed_once_per_label_set(exported: tuple[SpanModel, Path]) -> None:
+    _, directory = exported
+    pii = PiiModel(directory)
+    first = pii.find([TEXT, "Call Bob in Lyon."], LABELS)
+    assert pii.find([TEXT, "Call Bob in Lyon."], LABELS) == first
+    assert len(pii._prefixes) == 1
+    pii.find([TEXT], {"city": "city"})
+    assert len(pii._prefixes) == 2
