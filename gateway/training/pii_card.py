@@ -32,6 +32,12 @@ WEAKNESSES = """\
 """
 
 
+LABELS_APART = """
+The labels are read apart from the text: the label prefix attends only to itself, so its keys
+and values at every layer are computed once per set of labels (`labels.onnx`) and each window
+is a pass over its text alone (`text.onnx`); see `gateway/training/pii_encoder.py`."""
+
+
 def write_card(directory: Path) -> Path:
     meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
     training = meta["training"]
@@ -48,11 +54,14 @@ def write_card(directory: Path) -> Path:
         else "Not evaluated yet: run `python -m gateway.training.pii_eval`."
     )
     flags = PII.flags(training)
-    # On two cores: nine minutes an epoch on the default base, ten to eleven on e5_base's
-    # multilingual one (a larger vocabulary).
-    cpu_epoch = "ten to eleven minutes" if "base" in training else "nine minutes"
+    # On two cores: nine minutes an epoch on the default base (an AVX2 machine), five to six on
+    # e5_base's multilingual one (the EPYC: 276 steps of 1.15 to 1.2 s).
+    cpu_epoch = "five to six minutes" if "base" in training else "nine minutes"
     device_flag, where = trained_on(training, gpu_time="three minutes", cpu_epoch=cpu_epoch)
     flags += device_flag
+    apart = bool(meta.get("labels_apart"))
+    if apart:
+        flags += " --labels-apart"
     if "base" in training:
         flags += f" --base {training['base']}"
         where += f"\nThe base directory is written by `{training['base_command']}` (needs the same extra)."
@@ -60,7 +69,7 @@ def write_card(directory: Path) -> Path:
 
 A label-conditioned span finder: the labels to find are given as words before the text, and
 every (token, label) pair is scored for "a span begins here" and "inside a span". Served with
-onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.
+onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.{LABELS_APART if apart else ""}
 
 ## Base model and licence
 

@@ -67,4 +67,19 @@ def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Pat
     assert "written by `python -m gateway.training.e5_base --output build/base-e5`" in card
     assert pii_card.CUT_VOCABULARY in card
     assert pii_card.ENGLISH_VOCABULARY not in card
-    assert "about ten to eleven minutes an epoch" in card
+    assert "about five to six minutes an epoch" in card
+    assert "--labels-apart" not in card
+
+
+def test_a_labels_apart_pii_model_says_so_and_how_to_train_it(tmp_path: Path) -> None:
+    from gateway.pii.model import bundled_pii_dir
+    from gateway.training import pii_card
+
+    directory = tmp_path / "pii"
+    shutil.copytree(bundled_pii_dir(), directory)
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    meta["labels_apart"] = True
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    assert " --labels-apart --base " in card
+    assert pii_card.LABELS_APART in card
