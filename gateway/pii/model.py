@@ -226,7 +226,7 @@ class PiiModel:
 
     def _prefix(self, label_ids: list[list[int]]) -> dict[str, np.ndarray]:
         """Keys and values of the label prefix at every layer and the labels' vectors, computed
-        once per set of labels (the KEPT_PREFIXES last ones are kept)."""
+        once per set of labels (the KEPT_PREFIXES last computed are kept)."""
         key = tuple(tuple(ids) for ids in label_ids)
         with self._prefixes_lock:
             kept = self._prefixes.get(key)
