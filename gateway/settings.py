@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     )
     pii_model: Path | None = Field(
         default=None,
-        description="PII model directory (pii.onnx, or labels.onnx and text.onnx; tokenizer.json, pii.json); None: bundled.",
+        description="PII model directory (pii.onnx, or labels.onnx and text.onnx; tokenizer.json, "
+        "pii.json); None: bundled.",
     )
     scanner_threads: int = Field(
         default=0, ge=0, description="onnxruntime threads per model; 0: one per core."

@@ -128,7 +128,14 @@ class PiiModel:
         parallel: int = 0,
         short_tokens: int = SHORT_CALL_TOKENS,
     ) -> None:
+        if not (directory / "pii.json").is_file():
+            raise ValueError(f"{directory} holds no pii.json")
         meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+        self.labels_apart = bool(meta.get("labels_apart", False))
+        graphs = ("labels.onnx", "text.onnx") if self.labels_apart else ("pii.onnx",)
+        missing = [name for name in (*graphs, "tokenizer.json") if not (directory / name).is_file()]
+        if missing:
+            raise ValueError(f"{directory} holds no {', '.join(missing)}")
         self.directory = directory
         self.version: str = meta["version"]
         self.threshold: float = meta["threshold"]
@@ -140,7 +147,6 @@ class PiiModel:
         if cls is None or sep is None:
             raise ValueError(f"{directory}/tokenizer.json has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
-        self.labels_apart = bool(meta.get("labels_apart", False))
         if self.labels_apart:
             self._labels = CpuModel(directory / "labels.onnx", threads, short_tokens)
             self._session = CpuModel(directory / "text.onnx", threads, short_tokens)

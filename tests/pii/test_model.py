@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
 from gateway.onnxsession import ROWS_PER_CALL
@@ -87,6 +91,21 @@ def test_a_text_finds_the_same_spans_alone_and_beside_others(model: PiiModel) ->
 def test_no_labels_or_no_texts_means_no_work(model: PiiModel) -> None:
     assert model.find([], ASK) == []
     assert model.find(["Laura Bianchi"], {}) == [[]]
+
+
+def test_a_directory_missing_a_file_of_its_layout_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"holds no pii\.json"):
+        PiiModel(tmp_path)
+    directory = tmp_path / "model"
+    shutil.copytree(bundled_pii_dir(), directory)
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    (directory / "pii.json").write_text(json.dumps({**meta, "labels_apart": True}), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"holds no labels\.onnx, text\.onnx$"):
+        PiiModel(directory)
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    (directory / "tokenizer.json").unlink()
+    with pytest.raises(ValueError, match=r"holds no tokenizer\.json$"):
+        PiiModel(directory)
 
 
 @pytest.mark.parametrize(
