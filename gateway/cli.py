@@ -412,7 +412,15 @@ def _bench_pii(args: argparse.Namespace) -> int:
     if not all(8 <= tokens <= 4096 for tokens in lengths) or not 1 <= args.runs <= 10_000:
         print("shieldgate: --tokens must be 8-4096 and --runs 1-10000", file=sys.stderr)
         return 2
-    run(lengths, args.runs, args.output)
+    if args.model is not None:
+        from gateway.pii.model import check_pii_dir
+
+        try:
+            check_pii_dir(args.model)
+        except ValueError as exc:
+            print(f"shieldgate: {exc}", file=sys.stderr)
+            return 2
+    run(lengths, args.runs, args.output, args.model)
     return 0
 
 
@@ -528,6 +536,7 @@ def _parser() -> argparse.ArgumentParser:
     pii.add_argument("--tokens", default="128,512", help="text lengths in tokens (default 128,512)")
     pii.add_argument("--runs", type=int, default=100, help="texts per measurement")
     pii.add_argument("--output", type=Path, help="write the figures as JSON")
+    pii.add_argument("--model", type=Path, help="a PII model directory (default: the bundled one)")
     pii.set_defaults(handler=_bench_pii)
     upstream = bench.add_parser("upstream", help="CPU and latency of one upstream call, by client stack")
     upstream.add_argument("--requests", type=int, default=300, help="calls per client (default 300)")

@@ -265,6 +265,12 @@ def test_bench_guard_rejects_a_directory_without_a_guard(tmp_path: Path) -> None
     assert f"{tmp_path} holds no guard.onnx" in result.stderr
 
 
+def test_bench_pii_rejects_a_directory_without_a_pii_model(tmp_path: Path) -> None:
+    result = run_shieldgate("bench", "pii", "--model", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path} holds no pii.json" in result.stderr
+
+
 def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
     """`shieldgate bench profile` attaches py-spy, prints CPU per request by part, keeps the stacks."""
     output = tmp_path / "stacks.txt"

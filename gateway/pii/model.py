@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
@@ -40,6 +41,7 @@ __all__ = [
     "GIVEN_NAME_FIRST",
     "PiiModel",
     "bundled_pii_dir",
+    "check_pii_dir",
     "encode_prefix",
     "encode_window",
     "from_capital",
@@ -113,6 +115,19 @@ def text_window(text: Encoding, token_range: tuple[int, int], sep: int) -> Windo
     return Window(ids, [1] * len(ids), np.zeros((0, len(ids)), np.float32), 0, list(text.offsets[start:end]))
 
 
+def check_pii_dir(directory: Path) -> dict[str, Any]:
+    """`directory`'s pii.json; ValueError naming the files it lacks to be a PII model (its
+    graphs: pii.onnx, or labels.onnx and text.onnx for a labels-apart model)."""
+    if not (directory / "pii.json").is_file():
+        raise ValueError(f"{directory} holds no pii.json")
+    meta: dict[str, Any] = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    graphs = ("labels.onnx", "text.onnx") if meta.get("labels_apart") else ("pii.onnx",)
+    missing = [name for name in (*graphs, "tokenizer.json") if not (directory / name).is_file()]
+    if missing:
+        raise ValueError(f"{directory} holds no {', '.join(missing)}")
+    return meta
+
+
 class PiiModel:
     """Tokenizer and the model's sessions, created once; `find` is thread-safe.
 
@@ -128,14 +143,8 @@ class PiiModel:
         parallel: int = 0,
         short_tokens: int = SHORT_CALL_TOKENS,
     ) -> None:
-        if not (directory / "pii.json").is_file():
-            raise ValueError(f"{directory} holds no pii.json")
-        meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+        meta = check_pii_dir(directory)
         self.labels_apart = bool(meta.get("labels_apart", False))
-        graphs = ("labels.onnx", "text.onnx") if self.labels_apart else ("pii.onnx",)
-        missing = [name for name in (*graphs, "tokenizer.json") if not (directory / name).is_file()]
-        if missing:
-            raise ValueError(f"{directory} holds no {', '.join(missing)}")
         self.directory = directory
         self.version: str = meta["version"]
         self.threshold: float = meta["threshold"]
