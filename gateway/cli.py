@@ -384,13 +384,21 @@ def _bench_guard(args: argparse.Namespace) -> int:
     if args.model is not None:
         from gateway.guard.model import check_guard_dir
 
-        try:
-            check_guard_dir(args.model)
-        except ValueError as exc:
-            print(f"shieldgate: {exc}", file=sys.stderr)
+        if _refused(check_guard_dir, args.model):
             return 2
     run(args.tokens, args.runs, levels, args.output, args.model)
     return 0
+
+
+def _refused(check: Callable[[Path], object], directory: Path) -> bool:
+    """Whether `check` (a model directory check, raising ValueError) refuses `directory`; the
+    reason goes to stderr."""
+    try:
+        check(directory)
+    except ValueError as exc:
+        print(f"shieldgate: {exc}", file=sys.stderr)
+        return True
+    return False
 
 
 def _bench_upstream(args: argparse.Namespace) -> int:
@@ -415,10 +423,7 @@ def _bench_pii(args: argparse.Namespace) -> int:
     if args.model is not None:
         from gateway.pii.model import check_pii_dir
 
-        try:
-            check_pii_dir(args.model)
-        except ValueError as exc:
-            print(f"shieldgate: {exc}", file=sys.stderr)
+        if _refused(check_pii_dir, args.model):
             return 2
     run(lengths, args.runs, args.output, args.model)
     return 0
