@@ -12,7 +12,9 @@ found the same way, from its description. Long texts are read in overlapping win
 A model can read the labels apart from the text (`labels_apart` in pii.json; how it is trained:
 gateway.training.pii_encoder): the label prefix then attends only to itself, so its keys and
 values at every layer are computed once per set of labels (labels.onnx) and kept, and each window
-is a pass over its text alone (text.onnx). Otherwise one graph (pii.onnx) reads labels and text.
+is a pass over its text alone (text.onnx); but in its last `labels_join` layers (pii.json), which
+text.onnx runs over the kept prefix and the text together. Otherwise one graph (pii.onnx) reads
+labels and text.
 
 A text's windows go through the model apart from any other text's (ROWS_PER_CALL at a time):
 int8 dynamic quantization scales activations by the largest value in the whole input, so texts
@@ -240,18 +242,18 @@ class PiiModel:
         return probabilities[..., 0], probabilities[..., 1]
 
     def _prefix(self, label_ids: list[list[int]]) -> dict[str, np.ndarray]:
-        """Keys and values of the label prefix at every layer and the labels' vectors, computed
-        once per set of labels (the KEPT_PREFIXES last computed are kept)."""
+        """The label prefix's keys and values at every layer it is kept for, its hidden states
+        after them and its label mask, computed once per set of labels (the KEPT_PREFIXES last
+        computed are kept)."""
         key = tuple(tuple(ids) for ids in label_ids)
         with self._prefixes_lock:
             kept = self._prefixes.get(key)
         if kept is None:
             ids, mask = encode_prefix(label_ids, self.cls, self.sep)
-            keys, values, described = self._labels.run(
-                ["keys", "values", "described"],
-                {"input_ids": np.asarray([ids], dtype=np.int64), "label_mask": mask[None]},
+            keys, values, hidden = self._labels.run(
+                ["keys", "values", "prefix"], {"input_ids": np.asarray([ids], dtype=np.int64)}
             )
-            kept = {"keys": keys, "values": values, "described": described}
+            kept = {"keys": keys, "values": values, "prefix": hidden, "label_mask": mask[None]}
             with self._prefixes_lock:
                 while len(self._prefixes) >= KEPT_PREFIXES:
                     del self._prefixes[next(iter(self._prefixes))]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from gateway.training.guard_card import trained_on
 from gateway.training.recipes import MINILM, PII
@@ -37,6 +38,17 @@ The labels are read apart from the text: the label prefix attends only to itself
 and values at every layer are computed once per set of labels (`labels.onnx`) and each window
 is a pass over its text alone (`text.onnx`); see `gateway/training/pii_encoder.py`."""
 
+LABELS_JOIN = """ In the last {join} layer(s) labels and text read each other: the
+prefix is kept up to them, and `text.onnx` runs them over prefix and text."""
+
+
+def apart_flags(record: dict[str, Any]) -> str:
+    """`--labels-apart` and `--labels-join K` as a pii.json or a run's recipe records them."""
+    if not record.get("labels_apart"):
+        return ""
+    join = int(record.get("labels_join", 0))
+    return " --labels-apart" + (f" --labels-join {join}" if join else "")
+
 
 def write_card(directory: Path) -> Path:
     meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
@@ -60,16 +72,25 @@ def write_card(directory: Path) -> Path:
     device_flag, where = trained_on(training, gpu_time="three minutes", cpu_epoch=cpu_epoch)
     flags += device_flag
     apart = bool(meta.get("labels_apart"))
-    if apart:
-        flags += " --labels-apart"
+    join = int(meta.get("labels_join", 0))
+    flags += apart_flags(meta)
+    base_flag = f" --base {training['base']}" if "base" in training else ""
+    flags += base_flag
+    if "init" in training:
+        first = training["init_recipe"]
+        flags += f" --init {training['init']}"
+        where += (
+            "\nIt starts from the weights of a first run (`--init`), the checkpoint kept by `python -m"
+            f" gateway.training.pii_train --data build/pii.jsonl --output {Path(training['init']).parent}"
+            f"{PII.flags(first)}{apart_flags(first)}{base_flag} --keep-checkpoint`."
+        )
     if "base" in training:
-        flags += f" --base {training['base']}"
         where += f"\nThe base directory is written by `{training['base_command']}` (needs the same extra)."
     card = f"""# Shieldgate PII model, version {meta["version"]}
 
 A label-conditioned span finder: the labels to find are given as words before the text, and
 every (token, label) pair is scored for "a span begins here" and "inside a span". Served with
-onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.{LABELS_APART if apart else ""}
+onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.{LABELS_APART if apart else ""}{LABELS_JOIN.format(join=join) if join else ""}
 
 ## Base model and licence
 

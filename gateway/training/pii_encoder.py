@@ -8,8 +8,13 @@ alone: `prefix` computes them once for a set of labels, and `text` reads a windo
 them, a pass over the text's tokens instead of over labels and text (with the default policy's
 labels, some 55 prefix tokens against 20 for a short message).
 
-`encode` is the same computation over whole windows, as training runs it; at text positions it
-gives what `prefix` then `text` give (tests/training/test_pii_encoder.py).
+`join` layers at the end can read labels and text together (every position attends to every
+position), so the labels' vectors see the text they are looked for in: the prefix is then kept
+up to those layers, and `text` runs them over prefix and text. `join` 0 reads the labels apart
+throughout.
+
+`encode` is the same computation over whole windows, as training runs it; it gives what `prefix`
+then `text` give (tests/training/test_pii_encoder.py).
 
 Only BERT's self-attention is written out here (it must take kept keys and values); the
 embeddings, the attention's output projection and the feed-forward part are the base model's own
@@ -66,26 +71,36 @@ def _layer(
 
 
 def encode(
-    bert: BertModel, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    bert: BertModel,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    token_type_ids: torch.Tensor,
+    join: int = 0,
 ) -> torch.Tensor:
-    """Hidden states of whole windows (batch, positions, hidden), the prefix read apart."""
+    """Hidden states of whole windows (batch, positions, hidden), the prefix read apart but in
+    the last `join` layers."""
     hidden: torch.Tensor = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
     is_text = token_type_ids.bool()
+    real = attention_mask.bool()[:, None, :]
     # A text position sees every real position, a prefix position only the prefix.
-    allowed = attention_mask.bool()[:, None, :] & (is_text[:, :, None] | ~is_text[:, None, :])
-    mask = _blocked(allowed)[:, None]
-    for layer in bert.encoder.layer:
-        hidden, _, _ = _layer(layer, hidden, mask)
+    apart = _blocked(real & (is_text[:, :, None] | ~is_text[:, None, :]))[:, None]
+    together = _blocked(real)[:, None]
+    layers = bert.encoder.layer
+    for index, layer in enumerate(layers):
+        hidden, _, _ = _layer(layer, hidden, together if index >= len(layers) - join else apart)
     return hidden
 
 
-def prefix(bert: BertModel, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A label prefix's (1, positions) hidden states (1, positions, hidden), and its keys and
-    values at every layer, each (layers, 1, heads, positions, head size)."""
+def prefix(
+    bert: BertModel, input_ids: torch.Tensor, join: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A label prefix's (1, positions) hidden states (1, positions, hidden) before the last `join`
+    layers, and its keys and values at the layers before them, each (layers - join, 1, heads,
+    positions, head size)."""
     hidden: torch.Tensor = bert.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
     mask = torch.zeros_like(input_ids, dtype=torch.float32)[:, None, None, :]  # all see all
     keys, values = [], []
-    for layer in bert.encoder.layer:
+    for layer in bert.encoder.layer[: len(bert.encoder.layer) - join]:
         hidden, key, value = _layer(layer, hidden, mask)
         keys.append(key)
         values.append(value)
@@ -98,9 +113,13 @@ def text(
     attention_mask: torch.Tensor,
     keys: torch.Tensor,
     values: torch.Tensor,
-) -> torch.Tensor:
-    """Hidden states (batch, positions, hidden) of text rows (batch, positions: the window's text
-    tokens and [SEP], padded) read after the prefix whose `keys` and `values` are given."""
+    prefix_hidden: torch.Tensor,
+    join: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Text rows (batch, positions: the window's text tokens and [SEP], padded) read after the
+    prefix that `prefix` gave (`keys`, `values`, `prefix_hidden`; the same `join`): the prefix's
+    hidden states (batch or 1, prefix positions, hidden) and the text's (batch, positions,
+    hidden) after the last layer."""
     # Sizes come from tensors, not Python ints, so an exported graph takes any prefix and text.
     prefix_positions = torch.ones_like(keys[0, 0, 0, :, 0], dtype=torch.long)
     ones = torch.ones_like(input_ids)
@@ -111,6 +130,12 @@ def text(
     seen_prefix = prefix_positions.bool()[None].expand(input_ids.shape[0], -1)
     seen = torch.cat([seen_prefix, attention_mask.bool()], dim=1)
     mask = _blocked(seen)[:, None, None, :]
-    for index, layer in enumerate(bert.encoder.layer):
+    layers = bert.encoder.layer
+    for index, layer in enumerate(layers[: len(layers) - join]):
         hidden, _, _ = _layer(layer, hidden, mask, keys[index], values[index])
-    return hidden
+    if join == 0:
+        return prefix_hidden, hidden
+    both = torch.cat([prefix_hidden.expand(input_ids.shape[0], -1, -1), hidden], dim=1)
+    for layer in layers[len(layers) - join :]:
+        both, _, _ = _layer(layer, both, mask)
+    return both[:, : prefix_hidden.shape[1]], both[:, prefix_hidden.shape[1] :]

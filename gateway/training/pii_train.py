@@ -14,6 +14,12 @@ continues an interrupted run from it.
 `--labels-apart` trains a model whose label prefix attends only to itself
 (gateway.training.pii_encoder) and exports it as two graphs, labels.onnx (the prefix, once per
 set of labels) and text.onnx (a window's text against the kept prefix), instead of pii.onnx.
+`--labels-join K` lets labels and text read each other in the last K layers: the prefix is kept up
+to them, and text.onnx runs them over prefix and text.
+
+`--init CHECKPOINT` starts from the weights of an earlier run's checkpoint (on the same base; for
+example one kept with `--keep-checkpoint`, which does not delete it after the export), so a
+labels-apart model can be adapted from a trained one instead of trained from the base.
 """
 
 from __future__ import annotations
@@ -59,16 +65,23 @@ class SpanModel(nn.Module):
     """The encoder and two projections: (token, label) logits for [begin, inside].
 
     `labels_apart`: the label prefix attends only to itself (gateway.training.pii_encoder), so a
-    served model keeps it per set of labels and reads each window's text alone."""
+    served model keeps it per set of labels and reads each window's text alone; but in the last
+    `labels_join` layers, where labels and text read each other."""
 
-    def __init__(self, base: Path, labels_apart: bool = False) -> None:
+    def __init__(self, base: Path, labels_apart: bool = False, labels_join: int = 0) -> None:
         super().__init__()
         self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False, dtype=torch.float32)
+        layers = self.encoder.config.num_hidden_layers
+        if labels_join and not labels_apart:
+            raise ValueError("labels_join is a number of layers of a labels-apart model")
+        if not 0 <= labels_join < layers:
+            raise ValueError(f"labels_join must be 0 to {layers - 1} (the base has {layers} layers)")
         hidden = self.encoder.config.hidden_size
         self.token_proj = nn.Linear(hidden, 2 * PROJECTION)
         self.label_proj = nn.Linear(hidden, 2 * PROJECTION)
         self.bias = nn.Parameter(torch.zeros(2))
         self.labels_apart = labels_apart
+        self.labels_join = labels_join
 
     def forward(
         self,
@@ -78,7 +91,9 @@ class SpanModel(nn.Module):
         label_mask: torch.Tensor,
     ) -> torch.Tensor:
         if self.labels_apart:
-            hidden = pii_encoder.encode(self.encoder, input_ids, attention_mask, token_type_ids)
+            hidden = pii_encoder.encode(
+                self.encoder, input_ids, attention_mask, token_type_ids, self.labels_join
+            )
         else:
             hidden = self.encoder(
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
@@ -101,21 +116,23 @@ class SpanModel(nn.Module):
 
 
 class LabelPart(nn.Module):
-    """A labels-apart model's prefix pass: (1, prefix) ids and (1, labels, prefix) mask -> keys and
-    values (layers, heads, prefix, head size) and the described labels (1, labels, 2, PROJECTION)."""
+    """A labels-apart model's prefix pass: (1, prefix) ids -> the prefix's keys and values
+    (layers - labels_join, heads, prefix, head size) and hidden states (1, prefix, hidden) before
+    the joined layers."""
 
     def __init__(self, model: SpanModel) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, input_ids: torch.Tensor, label_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        hidden, keys, values = pii_encoder.prefix(self.model.encoder, input_ids)
-        return keys[:, 0], values[:, 0], self.model.describe(torch.bmm(label_mask, hidden))
+    def forward(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        hidden, keys, values = pii_encoder.prefix(self.model.encoder, input_ids, self.model.labels_join)
+        return keys[:, 0], values[:, 0], hidden
 
 
 class TextPart(nn.Module):
-    """A labels-apart model's text pass: text rows, their attention mask and a LabelPart's outputs
-    -> (batch, positions, labels, [begin, inside]) logits."""
+    """A labels-apart model's text pass: text rows, their attention mask, a LabelPart's outputs
+    and the prefix's label mask (1, labels, prefix) -> (batch, positions, labels, [begin,
+    inside]) logits."""
 
     def __init__(self, model: SpanModel) -> None:
         super().__init__()
@@ -127,12 +144,20 @@ class TextPart(nn.Module):
         attention_mask: torch.Tensor,
         keys: torch.Tensor,
         values: torch.Tensor,
-        described: torch.Tensor,
+        prefix: torch.Tensor,
+        label_mask: torch.Tensor,
     ) -> torch.Tensor:
-        hidden = pii_encoder.text(
-            self.model.encoder, input_ids, attention_mask, keys[:, None], values[:, None]
+        prefix_states, hidden = pii_encoder.text(
+            self.model.encoder,
+            input_ids,
+            attention_mask,
+            keys[:, None],
+            values[:, None],
+            prefix,
+            self.model.labels_join,
         )
-        return self.model.logits(hidden, described)
+        labels = torch.bmm(label_mask.expand(prefix_states.shape[0], -1, -1), prefix_states)
+        return self.model.logits(hidden, self.model.describe(labels))
 
 
 TRAINABLE = [label for label in PII_LABELS if label not in ZERO_SHOT]
@@ -213,6 +238,27 @@ def collate(batch: list[tuple[Any, np.ndarray, np.ndarray]]) -> dict[str, torch.
     }
 
 
+def apart(args: argparse.Namespace) -> dict[str, Any]:
+    """How a labels-apart model reads its labels, for its recipe and pii.json; {} otherwise."""
+    if not args.labels_apart:
+        return {}
+    return {"labels_apart": True, **({"labels_join": args.labels_join} if args.labels_join else {})}
+
+
+def start_from(model: SpanModel, checkpoint: Path, base: Path) -> dict[str, Any]:
+    """Load an earlier run's weights from its checkpoint into `model`; returns that run's recipe.
+    SystemExit if the run had another base (its vocabulary and weights would not fit)."""
+    if not checkpoint.is_file():
+        raise SystemExit(f"--init: {checkpoint} does not exist")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    recipe: dict[str, Any] = state["recipe"]
+    if Path(recipe["base"]).resolve() != base.resolve():
+        raise SystemExit(f"--init: {checkpoint} was trained on {recipe['base']}, not on {base}")
+    model.load_state_dict(state["model"])
+    print(f"starting from the weights of {checkpoint} ({recipe})", flush=True)
+    return recipe
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -224,7 +270,27 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="the label prefix attends only to itself, so serving keeps it per label set",
     )
+    parser.add_argument(
+        "--labels-join",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --labels-apart: labels and text read each other in the last K layers (default 0)",
+    )
+    parser.add_argument(
+        "--init",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="start from this earlier run's weights (its checkpoint.pt, same base) instead of the base's",
+    )
+    parser.add_argument(
+        "--keep-checkpoint",
+        action="store_true",
+        help="keep OUTPUT/checkpoint.pt after the export (for a later run's --init)",
+    )
     args = parser.parse_args(argv)
+    if args.labels_join and not args.labels_apart:
+        parser.error("--labels-join is a number of layers of a --labels-apart model")
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
@@ -240,7 +306,12 @@ def main(argv: list[str] | None = None) -> None:
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     if cls is None or sep is None:
         raise ValueError("the base tokenizer has no [CLS] or [SEP] token")
-    model = SpanModel(base, labels_apart=args.labels_apart).to(args.device)
+    try:
+        model = SpanModel(base, labels_apart=args.labels_apart, labels_join=args.labels_join)
+    except ValueError as error:
+        parser.error(str(error))
+    init_recipe = start_from(model, args.init, base) if args.init else None
+    model.to(args.device)
 
     steps = args.epochs * math.ceil(len(train_records) / args.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -258,7 +329,8 @@ def main(argv: list[str] | None = None) -> None:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "seed": args.seed,
-        **({"labels_apart": True} if args.labels_apart else {}),
+        **apart(args),
+        **({"init": str(args.init)} if args.init else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
     if args.resume:
@@ -301,7 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     digest = hashlib.sha256(b"".join((args.output / graph).read_bytes() for graph in graphs))
     meta = {
         "version": digest.hexdigest()[:12],
-        **({"labels_apart": True} if args.labels_apart else {}),
+        **apart(args),
         "base_model": config["shieldgate_source"],
         "layers": config["num_hidden_layers"],
         "threshold": 0.5,
@@ -321,6 +393,7 @@ def main(argv: list[str] | None = None) -> None:
                 else {}
             ),
             "messages": any(r["format"] == "message" for r in records),
+            **({"init": str(args.init), "init_recipe": init_recipe} if args.init else {}),
         },
     }
     (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -330,7 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     meta["validation_f1"] = f1
     (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     write_card(args.output)
-    checkpoint.unlink()  # the model is exported: nothing left to resume
+    if not args.keep_checkpoint:
+        checkpoint.unlink()  # the model is exported: nothing left to resume
     print(f"threshold {meta['threshold']} (validation span F1 {f1:.3f}); wrote {args.output}")
 
 
@@ -396,30 +470,25 @@ def _export_apart(
     labels_fp32, text_fp32 = output / "labels-fp32.onnx", output / "text-fp32.onnx"
     prefix, rows = split(sample)
     with torch.no_grad():
-        keys, values, described = LabelPart(model).eval()(**prefix)
+        keys, values, hidden = LabelPart(model).eval()(prefix["input_ids"])
     _onnx(
         LabelPart(model).eval(),  # export() restores the mode a module had, model's included
-        prefix,
+        {"input_ids": prefix["input_ids"]},
         labels_fp32,
-        {
-            "input_ids": {1: "prefix"},
-            "label_mask": {1: "labels", 2: "prefix"},
-            "keys": {2: "prefix"},
-            "values": {2: "prefix"},
-            "described": {1: "labels"},
-        },
-        outputs=["keys", "values", "described"],
+        {"input_ids": {1: "prefix"}, "keys": {2: "prefix"}, "values": {2: "prefix"}, "prefix": {1: "prefix"}},
+        outputs=["keys", "values", "prefix"],
     )
     _onnx(
         TextPart(model).eval(),
-        {**rows, "keys": keys, "values": values, "described": described},
+        {**rows, "keys": keys, "values": values, "prefix": hidden, "label_mask": prefix["label_mask"]},
         text_fp32,
         {
             "input_ids": {0: "batch", 1: "sequence"},
             "attention_mask": {0: "batch", 1: "sequence"},
             "keys": {2: "prefix"},
             "values": {2: "prefix"},
-            "described": {1: "labels"},
+            "prefix": {1: "prefix"},
+            "label_mask": {1: "labels", 2: "prefix"},
             "logits": {0: "batch", 1: "sequence", 2: "labels"},
         },
     )
@@ -428,12 +497,11 @@ def _export_apart(
         expected = model(
             **{k: check[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
         )
-    kept = _session(labels_fp32).run(
-        ["keys", "values", "described"], {k: v.numpy() for k, v in prefix.items()}
-    )
+    kept = _session(labels_fp32).run(["keys", "values", "prefix"], {"input_ids": prefix["input_ids"].numpy()})
     feed = {
         **{k: v.numpy() for k, v in rows.items()},
-        **dict(zip(["keys", "values", "described"], kept, strict=True)),
+        **dict(zip(["keys", "values", "prefix"], kept, strict=True)),
+        "label_mask": prefix["label_mask"].numpy(),
     }
     (got,) = _session(text_fp32).run(["logits"], feed)
     start = prefix["input_ids"].shape[1]

@@ -83,3 +83,54 @@ def test_a_labels_apart_pii_model_says_so_and_how_to_train_it(tmp_path: Path) ->
     card = pii_card.write_card(directory).read_text(encoding="utf-8")
     assert " --labels-apart --base " in card
     assert pii_card.LABELS_APART in card
+    assert "--labels-join" not in card
+
+
+def test_a_pii_model_whose_labels_join_the_text_at_the_end_says_how_many_layers(tmp_path: Path) -> None:
+    from gateway.pii.model import bundled_pii_dir
+    from gateway.training import pii_card
+
+    directory = tmp_path / "pii"
+    shutil.copytree(bundled_pii_dir(), directory)
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    meta.update(labels_apart=True, labels_join=1)
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    assert " --labels-apart --labels-join 1 --base " in card
+    assert "In the last 1 layer(s) labels and text read each other" in card
+
+
+def test_a_pii_model_started_from_another_runs_weights_gives_both_commands(tmp_path: Path) -> None:
+    from gateway.pii.model import bundled_pii_dir
+    from gateway.training import pii_card
+
+    directory = tmp_path / "pii"
+    shutil.copytree(bundled_pii_dir(), directory)
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    meta.update(labels_apart=True, labels_join=1)
+    first = {
+        "data": "build/pii.jsonl",
+        "base": "build/base-e5",
+        "epochs": 15,
+        "batch_size": 16,
+        "lr": 1e-4,
+        "seed": 7,
+    }
+    meta["training"].update(
+        epochs=5,
+        base="build/base-e5",
+        base_command="python -m gateway.training.e5_base --output build/base-e5",
+        init="build/pii-full/checkpoint.pt",
+        init_recipe=first,
+    )
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    assert (
+        "--epochs 5 --labels-apart --labels-join 1 --base build/base-e5 --init build/pii-full/checkpoint.pt`"
+        in card
+    )
+    assert (
+        "`python -m gateway.training.pii_train --data build/pii.jsonl --output build/pii-full"
+        " --base build/base-e5 --keep-checkpoint`" in card
+    )
+    assert "written by `python -m gateway.training.e5_base --output build/base-e5`" in card

@@ -1,8 +1,10 @@
-"""The PII encoder with labels read apart: the same as BERT when there is no prefix, and the kept
-prefix plus a text pass give what the whole window gives."""
+"""The PII encoder with labels read apart: the same as BERT when there is no prefix, the prefix
+blind to the text but in the joined layers, and the kept prefix plus a text pass give what the
+whole window gives."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import BertConfig, BertModel
 
@@ -40,7 +42,18 @@ def test_the_prefix_does_not_see_the_text() -> None:
     assert not torch.allclose(one[:, 3:], other[:, 3:], atol=1e-3)
 
 
-def test_a_kept_prefix_and_a_text_pass_give_the_whole_windows_states() -> None:
+def test_joined_layers_let_the_prefix_read_the_text() -> None:
+    bert = tiny_bert()
+    types = torch.tensor([[0, 0, 0, 1, 1, 1]])
+    attention = torch.ones_like(types)
+    with torch.no_grad():
+        one = encode(bert, torch.tensor([[1, 20, 2, 30, 31, 2]]), attention, types, join=1)
+        other = encode(bert, torch.tensor([[1, 20, 2, 40, 41, 2]]), attention, types, join=1)
+    assert not torch.allclose(one[:, :3], other[:, :3], atol=1e-3)
+
+
+@pytest.mark.parametrize("join", [0, 1])
+def test_a_kept_prefix_and_a_text_pass_give_the_whole_windows_states(join: int) -> None:
     bert = tiny_bert()
     label_prefix = [1, 20, 21, 2, 22, 2]  # [CLS] two words [SEP] one word [SEP]
     texts = [[30, 31, 32, 33, 2], [34, 35, 2]]
@@ -59,11 +72,11 @@ def test_a_kept_prefix_and_a_text_pass_give_the_whole_windows_states() -> None:
         rows[i, : len(ids)] = torch.tensor(ids)
         rows_attention[i, : len(ids)] = 1
     with torch.no_grad():
-        expected = encode(bert, whole, whole_attention, whole_types)
-        prefix_hidden, keys, values = prefix(bert, torch.tensor([label_prefix]))
-        got = text(bert, rows, rows_attention, keys, values)
-    assert keys.shape == (2, 1, 4, len(label_prefix), 4)
-    assert torch.allclose(prefix_hidden[0], expected[0, : len(label_prefix)], atol=1e-5)
+        expected = encode(bert, whole, whole_attention, whole_types, join)
+        prefix_hidden, keys, values = prefix(bert, torch.tensor([label_prefix]), join)
+        prefix_states, got = text(bert, rows, rows_attention, keys, values, prefix_hidden, join)
+    assert keys.shape == (2 - join, 1, 4, len(label_prefix), 4)
+    start = len(label_prefix)
     for i, ids in enumerate(texts):
-        start = len(label_prefix)
+        assert torch.allclose(prefix_states.expand(2, -1, -1)[i], expected[i, :start], atol=1e-5)
         assert torch.allclose(got[i, : len(ids)], expected[i, start : start + len(ids)], atol=1e-5)

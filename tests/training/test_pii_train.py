@@ -1,4 +1,5 @@
-"""A labels-apart PII model exported as two graphs reads texts as the torch model does."""
+"""A labels-apart PII model exported as two graphs reads texts as the torch model does, its labels
+apart throughout or joining the text in the last layer."""
 
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ TEXT = "Anna Schmidt lives at Hauptstr. 5, 10115 Berlin, anna@example.org."
 LABELS = {"person": "person name", "city": "city", "email": "email address"}
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[SpanModel, Path]:
-    """A small random labels-apart model on the shipped tokenizer, and its exported directory."""
+@pytest.fixture(scope="module", params=[0, 1], ids=["apart", "last-layer-joined"])
+def exported(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[SpanModel, Path]:
+    """A small random labels-apart model on the shipped tokenizer (labels joining the text in
+    `request.param` last layers), and its exported directory."""
     base, output = tmp_path_factory.mktemp("base"), tmp_path_factory.mktemp("model")
     tokenizer_file = bundled_pii_dir() / "tokenizer.json"
     vocabulary = Tokenizer.from_file(str(tokenizer_file)).get_vocab_size()
@@ -35,14 +39,20 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[SpanModel, Path]
         intermediate_size=64,
     )
     BertModel(config, add_pooling_layer=False).save_pretrained(base)
-    model = SpanModel(base, labels_apart=True)
+    model = SpanModel(base, labels_apart=True, labels_join=request.param)
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.no_truncation()
     tokenizer.no_padding()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     assert export(model, tokenizer, cls, sep, output) == ["labels.onnx", "text.onnx"]
     shutil.copy(tokenizer_file, output / "tokenizer.json")
-    meta = {"version": "test", "threshold": 0.5, "descriptions": DESCRIPTIONS, "labels_apart": True}
+    meta = {
+        "version": "test",
+        "threshold": 0.5,
+        "descriptions": DESCRIPTIONS,
+        "labels_apart": True,
+        "labels_join": request.param,
+    }
     (output / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
     return model, output
 
@@ -86,3 +96,45 @@ def test_the_prefix_is_computed_once_per_label_set(exported: tuple[SpanModel, Pa
     assert len(pii._prefixes) == 1
     pii.find([TEXT], {"city": "city"})
     assert len(pii._prefixes) == 2
+
+
+def test_joined_layers_need_a_labels_apart_model_and_fewer_than_its_layers(
+    exported: tuple[SpanModel, Path], tmp_path: Path
+) -> None:
+    model, _ = exported
+    model.encoder.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="labels-apart"):
+        SpanModel(tmp_path, labels_join=1)
+    with pytest.raises(ValueError, match=r"0 to 1 \(the base has 2 layers\)"):
+        SpanModel(tmp_path, labels_apart=True, labels_join=2)
+
+
+def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
+    exported: tuple[SpanModel, Path], tmp_path: Path
+) -> None:
+    import random
+
+    from gateway.training.checkpoint import Training, save_checkpoint
+    from gateway.training.pii_train import start_from
+
+    model, _ = exported
+    base = tmp_path / "base"
+    model.encoder.save_pretrained(base)
+    earlier = SpanModel(base)
+    with torch.no_grad():
+        earlier.bias.fill_(0.25)
+    optimizer = torch.optim.AdamW(earlier.parameters())
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    recipe = {"data": "d.jsonl", "base": str(base), "epochs": 15}
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    save_checkpoint(
+        checkpoint, recipe, Training(earlier, optimizer, schedule, random.Random(1)), epoch=15, step=9
+    )
+
+    adapted = SpanModel(base, labels_apart=True, labels_join=1)
+    assert start_from(adapted, checkpoint, base) == recipe
+    assert torch.equal(adapted.bias, earlier.bias)
+    with pytest.raises(SystemExit, match="was trained on"):
+        start_from(SpanModel(base), checkpoint, tmp_path)
+    with pytest.raises(SystemExit, match="does not exist"):
+        start_from(SpanModel(base), tmp_path / "none.pt", base)
