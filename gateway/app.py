@@ -132,7 +132,9 @@ def build_guard(settings: Settings, verdicts: VerdictCache | None) -> Guard | No
         settings.scanner_short_tokens,
     )
     log.info("guard.loaded", model=str(model.directory), version=model.version)
-    return Guard(model, verdicts, max_batch=settings.scanner_max_batch)
+    return Guard(
+        model, verdicts, max_batch=settings.scanner_max_batch, inline_chars=settings.scanner_inline_chars
+    )
 
 
 def build_pii(settings: Settings, verdicts: VerdictCache | None) -> PiiFinder | None:
@@ -147,7 +149,9 @@ def build_pii(settings: Settings, verdicts: VerdictCache | None) -> PiiFinder | 
         settings.scanner_short_tokens,
     )
     log.info("pii_model.loaded", model=str(model.directory), version=model.version)
-    return PiiFinder(model, verdicts, max_batch=settings.scanner_max_batch)
+    return PiiFinder(
+        model, verdicts, max_batch=settings.scanner_max_batch, inline_chars=settings.scanner_inline_chars
+    )
 
 
 def _scanners(guard: Guard | None, pii: PiiFinder | None, policies: PolicyStore) -> Scanners:

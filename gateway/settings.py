@@ -95,3 +95,9 @@ class Settings(BaseSettings):
     scanner_max_batch: int = Field(
         default=16, ge=1, description="Most texts handed to the model thread at once."
     )
+    scanner_inline_chars: int = Field(
+        default=256,
+        ge=0,
+        description="A lone text of at most this many characters (an answer's with its prompt's) is "
+        "scored on the event loop, not handed to a model thread; 0: never.",
+    )

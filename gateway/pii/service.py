@@ -8,6 +8,7 @@ from gateway.cache import VerdictCache, verdict_key
 from gateway.cache.verdicts import Verdict
 from gateway.findings import Span
 from gateway.guard.batcher import MicroBatcher
+from gateway.guard.service import INLINE_CHARS
 from gateway.pii.model import PiiModel
 
 __all__ = ["PiiFinder"]
@@ -16,13 +17,23 @@ Labels = tuple[tuple[str, str], ...]  # (label, description) pairs, sorted
 
 
 class PiiFinder:
-    """Finds spans of the asked labels with `model`, sharing verdicts through `verdicts`."""
+    """Finds spans of the asked labels with `model`, sharing verdicts through `verdicts`; a lone
+    text of at most `inline_chars` characters on the event loop (0: none)."""
 
-    def __init__(self, model: PiiModel, verdicts: VerdictCache | None = None, *, max_batch: int = 16) -> None:
+    def __init__(
+        self,
+        model: PiiModel,
+        verdicts: VerdictCache | None = None,
+        *,
+        max_batch: int = 16,
+        inline_chars: int = INLINE_CHARS,
+    ) -> None:
         self.model = model
         self._verdicts = verdicts
         self._batcher: MicroBatcher[tuple[str, Labels], list[Span]] = MicroBatcher(
-            self._run, max_batch=max_batch
+            self._run,
+            max_batch=max_batch,
+            inline=(lambda item: len(item[0]) <= inline_chars) if inline_chars else None,
         )
 
     @property

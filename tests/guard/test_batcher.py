@@ -52,6 +52,31 @@ async def test_the_model_runs_off_the_event_loop_thread() -> None:
     assert threading.get_ident() not in run.threads
 
 
+async def test_a_lone_cheap_item_runs_on_the_loop_and_others_in_a_thread() -> None:
+    run = Doubler()
+    batcher = MicroBatcher(run, inline=lambda item: item < 10)
+    assert await batcher.submit(3) == 6
+    assert run.threads == {threading.get_ident()}
+    assert batcher.inline_batches == 1
+    run.threads.clear()
+    assert await batcher.submit(30) == 60  # not cheap
+    assert threading.get_ident() not in run.threads
+    run.threads.clear()
+    assert await asyncio.gather(batcher.submit(1), batcher.submit(2)) == [2, 4]  # not alone
+    assert run.calls[-1] == [1, 2]
+    assert threading.get_ident() not in run.threads
+    assert (batcher.batches, batcher.inline_batches) == (3, 1)
+
+
+async def test_a_failing_inline_call_fails_its_caller_only() -> None:
+    def failing(items: Sequence[int]) -> list[int]:
+        raise RuntimeError("model exploded")
+
+    batcher = MicroBatcher(failing, inline=lambda item: True)
+    with pytest.raises(RuntimeError, match="model exploded"):
+        await batcher.submit(1)
+
+
 async def test_a_failing_call_fails_its_callers_and_the_next_batch_still_runs() -> None:
     calls = 0
 

@@ -62,3 +62,13 @@ async def test_concurrent_requests_are_batched() -> None:
     results = await asyncio.gather(*(guard.score(GuardInput(t)) for t in texts))
     assert len(results) == 24
     assert guard.batches < 24
+
+
+async def test_a_short_lone_text_is_scored_on_the_loop_a_long_one_in_a_thread() -> None:
+    guard = Guard(load_guard(bundled_guard_dir()), inline_chars=len(TEXT) + 20)
+    short = await guard.score(GuardInput(TEXT))
+    await guard.score(GuardInput(TEXT, prompt="What would you do? " * 2))  # 38 characters more: too long
+    assert (guard.batches, guard._batcher.inline_batches) == (2, 1)
+    never = Guard(load_guard(bundled_guard_dir()), inline_chars=0)
+    assert await never.score(GuardInput(TEXT)) == short  # the same scores wherever they run
+    assert never._batcher.inline_batches == 0

@@ -40,3 +40,12 @@ async def test_concurrent_texts_with_different_label_sets_share_a_batch() -> Non
     assert all(
         span.label == ("person" if i % 2 else "city") for i, spans in enumerate(results) for span in spans
     )
+
+
+async def test_a_short_lone_text_is_searched_on_the_loop_unless_inline_chars_is_0() -> None:
+    text = "Write to Laura Bianchi at laura.bianchi@example.it"
+    labels = {"person": "person name", "email": "email address"}
+    inline = PiiFinder(load_pii_model(bundled_pii_dir()))
+    never = PiiFinder(load_pii_model(bundled_pii_dir()), inline_chars=0)
+    assert await inline.find(text, labels) == await never.find(text, labels)
+    assert (inline._batcher.inline_batches, never._batcher.inline_batches) == (1, 0)
