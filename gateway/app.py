@@ -49,7 +49,7 @@ from gateway.requestlog import RequestLog
 from gateway.scanners import Scanners, policy_model_labels
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.upstream import Upstream
+from gateway.upstream import SetUpOnTheLoop, Upstream
 
 __all__ = [
     "build_audit_log",
@@ -206,6 +206,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # litellm's per-call set-up runs on the loop instead of a thread (gateway.upstream).
+        asyncio.get_running_loop().set_default_executor(SetUpOnTheLoop())
         config = load_config(settings.config)
         services = build_services(settings, config, registry, hooks=hooks, scan=scan, environ=environ)
         app.state.services = services

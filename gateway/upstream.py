@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import openai
@@ -25,11 +28,12 @@ from gateway.keepalive import KeepAliveClient
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
+from litellm import main as litellm_main
 from litellm import utils as litellm_utils
 from litellm.litellm_core_utils.litellm_logging import Logging as LitellmLogging
 from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
 
-__all__ = ["Upstream"]
+__all__ = ["SetUpOnTheLoop", "Upstream"]
 
 log = structlog.get_logger(__name__)
 
@@ -187,6 +191,39 @@ def skip_unused_bookkeeping() -> None:
     setattr(litellm_utils, "_schedule_async_success_logging", _schedule_success_logging_if_needed)  # noqa: B010
     setattr(litellm_utils, "update_response_metadata", _update_metadata_if_needed)  # noqa: B010
     setattr(LitellmLogging, "dispatch_success_handlers", _dispatch_success_if_needed)  # noqa: B010
+
+
+class SetUpOnTheLoop(ThreadPoolExecutor):
+    """An event loop's default executor that runs litellm's request set-up where it is called.
+
+    `litellm.acompletion` hands its synchronous `completion()` (which for an async call only
+    builds the request and returns a coroutine: no I/O) to the loop's default executor, and
+    waits for a worker thread to run it and wake the loop again, on every call. This executor
+    runs that one function at once, on the loop; anything else submitted (`asyncio.to_thread`,
+    `loop.getaddrinfo`) goes to its threads as usual."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if not _is_litellm_set_up(fn):
+            return super().submit(fn, *args, **kwargs)
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 -- handed to the awaiting caller
+            future.set_exception(error)
+        return future
+
+
+def _is_litellm_set_up(fn: Callable[..., Any]) -> bool:
+    """Is `fn` what litellm's acompletion runs in the executor: `partial(context.run,
+    partial(completion, ..., acompletion=True))`?"""
+    if not (isinstance(fn, partial) and isinstance(getattr(fn.func, "__self__", None), contextvars.Context)):
+        return False
+    inner = fn.args[0] if fn.args else None
+    return (
+        isinstance(inner, partial)
+        and inner.func is litellm_main.completion
+        and inner.keywords.get("acompletion") is True
+    )
 
 
 async def _acompletion(**kwargs: Any) -> Any:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import threading
+from functools import partial
 from typing import Any
 
 import litellm
@@ -11,7 +14,7 @@ import respx
 from litellm.integrations.custom_logger import CustomLogger
 
 from gateway import upstream as upstream_module
-from gateway.upstream import Upstream
+from gateway.upstream import SetUpOnTheLoop, Upstream
 from tests.conftest import SMALL_BASE, chat_body, text_stream, upstream_for
 
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -148,3 +151,40 @@ def test_a_registered_litellm_callback_still_gets_a_streams_success_event(
     assert _read_stream(gateway_upstream, recorder) == "Hello"
     assert "dispatch" in hooks_seen
     assert len(recorder.costs) == 1
+
+
+def test_litellms_set_up_runs_on_the_loop_and_everything_else_in_threads(
+    gateway_upstream: Upstream, upstream: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("Hello there"))
+    set_up_on: list[int] = []
+    completion = litellm.main.completion
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        set_up_on.append(threading.get_ident())
+        return completion(*args, **kwargs)
+
+    monkeypatch.setattr(litellm.main, "completion", recording)
+
+    async def main() -> tuple[int, int, dict[str, Any]]:
+        asyncio.get_running_loop().set_default_executor(SetUpOnTheLoop())
+        response = await gateway_upstream.chat("small", {"messages": MESSAGES})
+        return threading.get_ident(), await asyncio.to_thread(threading.get_ident), response
+
+    loop_thread, worker, response = asyncio.run(main())
+    assert response["choices"][0]["message"]["content"] == "Hello there"
+    assert set_up_on == [loop_thread]
+    assert worker != loop_thread
+
+
+def test_a_set_up_that_raises_hands_its_error_to_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("bad request")
+
+    monkeypatch.setattr(litellm.main, "completion", failing)
+    executor = SetUpOnTheLoop()
+    set_up = partial(contextvars.copy_context().run, partial(litellm.main.completion, acompletion=True))
+    future = executor.submit(set_up)
+    assert future.done()
+    assert isinstance(future.exception(), ValueError)
+    executor.shutdown()
