@@ -38,8 +38,8 @@ The labels are read apart from the text: the label prefix attends only to itself
 and values at every layer are computed once per set of labels (`labels.onnx`) and each window
 is a pass over its text alone (`text.onnx`); see `gateway/training/pii_encoder.py`."""
 
-LABELS_JOIN = """ In the last {join} layer(s) labels and text read each other: the
-prefix is kept up to them, and `text.onnx` runs them over prefix and text."""
+LABELS_JOIN = """ Except in the last {layers}: there labels and text read each other,
+so `labels.onnx` keeps the prefix up to there and `text.onnx` runs the rest over prefix and text."""
 
 
 def apart_flags(record: dict[str, Any]) -> str:
@@ -90,7 +90,7 @@ def write_card(directory: Path) -> Path:
 
 A label-conditioned span finder: the labels to find are given as words before the text, and
 every (token, label) pair is scored for "a span begins here" and "inside a span". Served with
-onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.{LABELS_APART if apart else ""}{LABELS_JOIN.format(join=join) if join else ""}
+onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.{LABELS_APART if apart else ""}{LABELS_JOIN.format(layers="layer" if join == 1 else f"{join} layers") if join else ""}
 
 ## Base model and licence
 

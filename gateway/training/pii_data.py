@@ -1,6 +1,6 @@
 """Build the PII model's training and held-out sets from templates and Faker, from a seed.
 
-    python -m gateway.training.pii_data --output build/pii.jsonl [--seed 7] [--per-language 700]
+    python -m gateway.training.pii_data --output build/pii.jsonl [--seed 7] [--per-language 900]
 
 Each line: `text`, `lang`, `format` (sentence, form, csv, json, log, chat, message), `split` (train, or
 heldout: filled from the last two sentence templates of each language, never trained on) and
@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--output", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--per-language", type=int, default=700)
+    parser.add_argument("--per-language", type=int, default=900)
     args = parser.parse_args(argv)
     records = build(args.seed, args.per_language)
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -99,12 +99,16 @@ def test_a_directory_missing_a_file_of_its_layout_is_refused_by_name(tmp_path: P
     directory = tmp_path / "model"
     shutil.copytree(bundled_pii_dir(), directory)
     meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
-    (directory / "pii.json").write_text(json.dumps({**meta, "labels_apart": True}), encoding="utf-8")
-    with pytest.raises(ValueError, match=r"holds no labels\.onnx, text\.onnx$"):
+    (directory / "text.onnx").unlink()
+    with pytest.raises(ValueError, match=r"holds no text\.onnx$"):
+        PiiModel(directory)
+    whole = {k: v for k, v in meta.items() if k not in ("labels_apart", "labels_join")}
+    (directory / "pii.json").write_text(json.dumps(whole), encoding="utf-8")  # one graph, pii.onnx
+    with pytest.raises(ValueError, match=r"holds no pii\.onnx$"):
         PiiModel(directory)
     (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
     (directory / "tokenizer.json").unlink()
-    with pytest.raises(ValueError, match=r"holds no tokenizer\.json$"):
+    with pytest.raises(ValueError, match=r"holds no text\.onnx, tokenizer\.json$"):
         PiiModel(directory)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from gateway.guard.model import bundled_guard_dir
 from gateway.training.guard_card import trained_on, write_card
@@ -48,6 +49,13 @@ def test_a_guard_with_other_blocks_names_them(tmp_path: Path) -> None:
     assert "--output gateway/models/guard --layers 0,2,4,5`" in card
 
 
+def _whole_window(meta: dict[str, Any]) -> dict[str, Any]:
+    """A pii.json as a model that reads labels and text together, trained from the base, writes it."""
+    training = {k: v for k, v in meta["training"].items() if k not in ("init", "init_recipe")}
+    plain = {k: v for k, v in meta.items() if k not in ("labels_apart", "labels_join")}
+    return {**plain, "training": training}
+
+
 def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Path) -> None:
     from gateway.pii.model import bundled_pii_dir
     from gateway.training import pii_card
@@ -55,7 +63,7 @@ def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Pat
 
     directory = tmp_path / "pii"
     shutil.copytree(bundled_pii_dir(), directory)
-    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    meta = _whole_window(json.loads((directory / "pii.json").read_text(encoding="utf-8")))
     meta["base_model"], meta["layers"] = SOURCE, 6
     meta["training"]["base"] = "build/base-e5"
     meta["training"]["base_command"] = "python -m gateway.training.e5_base --output build/base-e5"
@@ -77,7 +85,7 @@ def test_a_labels_apart_pii_model_says_so_and_how_to_train_it(tmp_path: Path) ->
 
     directory = tmp_path / "pii"
     shutil.copytree(bundled_pii_dir(), directory)
-    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    meta = _whole_window(json.loads((directory / "pii.json").read_text(encoding="utf-8")))
     meta["labels_apart"] = True
     (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
     card = pii_card.write_card(directory).read_text(encoding="utf-8")
@@ -97,7 +105,7 @@ def test_a_pii_model_whose_labels_join_the_text_at_the_end_says_how_many_layers(
     (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
     card = pii_card.write_card(directory).read_text(encoding="utf-8")
     assert " --labels-apart --labels-join 1 --base " in card
-    assert "In the last 1 layer(s) labels and text read each other" in card
+    assert "Except in the last layer: there labels and text read each other" in card
 
 
 def test_a_pii_model_started_from_another_runs_weights_gives_both_commands(tmp_path: Path) -> None:
