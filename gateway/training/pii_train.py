@@ -247,16 +247,24 @@ def apart(args: argparse.Namespace) -> dict[str, Any]:
 
 def start_from(model: SpanModel, checkpoint: Path, base: Path) -> dict[str, Any]:
     """Load an earlier run's weights from its checkpoint into `model`; returns that run's recipe.
-    SystemExit if the run had another base (its vocabulary and weights would not fit)."""
+    SystemExit if the run had another base: not the same directory, nor one with the same
+    tokenizer.json (a copy), so its vocabulary and weights would not fit."""
     if not checkpoint.is_file():
         raise SystemExit(f"--init: {checkpoint} does not exist")
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     recipe: dict[str, Any] = state["recipe"]
-    if Path(recipe["base"]).resolve() != base.resolve():
+    if not _same_base(Path(recipe["base"]), base):
         raise SystemExit(f"--init: {checkpoint} was trained on {recipe['base']}, not on {base}")
     model.load_state_dict(state["model"])
     print(f"starting from the weights of {checkpoint} ({recipe})", flush=True)
     return recipe
+
+
+def _same_base(recorded: Path, base: Path) -> bool:
+    if recorded.resolve() == base.resolve():
+        return True
+    tokenizers = [directory / "tokenizer.json" for directory in (recorded, base)]
+    return all(t.is_file() for t in tokenizers) and tokenizers[0].read_bytes() == tokenizers[1].read_bytes()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -136,5 +136,9 @@ def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
     assert torch.equal(adapted.bias, earlier.bias)
     with pytest.raises(SystemExit, match="was trained on"):
         start_from(SpanModel(base), checkpoint, tmp_path)
+    shutil.copy(bundled_pii_dir() / "tokenizer.json", base / "tokenizer.json")
+    copy = tmp_path / "copy"
+    shutil.copytree(base, copy)  # the same base elsewhere
+    assert start_from(SpanModel(copy), checkpoint, copy) == recipe
     with pytest.raises(SystemExit, match="does not exist"):
         start_from(SpanModel(base), tmp_path / "none.pt", base)
