@@ -429,6 +429,43 @@ def _bench_pii(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_compare(args: argparse.Namespace) -> int:
+    from gateway.bench.compare import parse_settings, run
+    from gateway.settings import Settings
+
+    levels = _numbers(args.levels, "--levels", "1,8")
+    if levels is None:
+        return 2
+    if not all(1 <= level <= 256 for level in levels) or not 1 <= args.rounds <= args.requests <= 100_000:
+        print(
+            "shieldgate: levels must be 1-256, and --rounds 1 to --requests (at most 100000)", file=sys.stderr
+        )
+        return 2
+    try:
+        a, b = parse_settings(args.a), parse_settings(args.b)
+    except ValueError as exc:
+        print(f"shieldgate: {exc}", file=sys.stderr)
+        return 2
+    unknown = sorted((set(a) | set(b)) - set(Settings.model_fields))
+    if unknown:
+        print(
+            f"shieldgate: no such setting: {', '.join(unknown)} (see the README's Configuration)",
+            file=sys.stderr,
+        )
+        return 2
+    run(
+        a,
+        b,
+        levels=levels,
+        requests=args.requests,
+        rounds=args.rounds,
+        stream=args.stream,
+        warm=args.warm,
+        output=args.output,
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shieldgate", description="OpenAI-compatible LLM gateway with guardrails."
@@ -543,6 +580,22 @@ def _parser() -> argparse.ArgumentParser:
     pii.add_argument("--output", type=Path, help="write the figures as JSON")
     pii.add_argument("--model", type=Path, help="a PII model directory (default: the bundled one)")
     pii.set_defaults(handler=_bench_pii)
+    compare = bench.add_parser("compare", help="two gateway settings side by side, in interleaved rounds")
+    compare.add_argument(
+        "--a", action="append", default=[], metavar="NAME=VALUE", help="a setting of side A (repeat for more)"
+    )
+    compare.add_argument(
+        "--b", action="append", default=[], metavar="NAME=VALUE", help="a setting of side B (repeat for more)"
+    )
+    compare.add_argument("--levels", default="1", help="concurrency levels (default 1)")
+    compare.add_argument(
+        "--requests", type=int, default=2000, help="requests a level on each side (default 2000)"
+    )
+    compare.add_argument("--rounds", type=int, default=20, help="rounds the requests go in (default 20)")
+    compare.add_argument("--stream", action="store_true", help="streamed answers")
+    compare.add_argument("--warm", action="store_true", help="repeat one question (verdicts cached)")
+    compare.add_argument("--output", type=Path, help="write the figures as JSON")
+    compare.set_defaults(handler=_bench_compare)
     upstream = bench.add_parser("upstream", help="CPU and latency of one upstream call, by client stack")
     upstream.add_argument("--requests", type=int, default=300, help="calls per client (default 300)")
     upstream.add_argument("--output", type=Path, help="write the figures as JSON")

@@ -309,3 +309,43 @@ def test_bench_profile_rejects_a_rate_out_of_range() -> None:
     result = run_shieldgate("bench", "profile", "--rate", "5")
     assert result.returncode == 2
     assert "--rate must be between 10 and 1000" in result.stderr
+
+
+def test_bench_compare_runs_two_settings_side_by_side(tmp_path: Path) -> None:
+    """`shieldgate bench compare` sends the same load to two gateways and writes B - A's inputs."""
+    output = tmp_path / "compare.json"
+    result = run_shieldgate(
+        "bench",
+        "compare",
+        "--a",
+        "guardrails=false",
+        "--b",
+        "guardrails=false",
+        "--b",
+        "scanner_inline_chars=0",
+        "--requests",
+        "6",
+        "--rounds",
+        "2",
+        "--output",
+        str(output),
+        timeout=300,
+        check=True,
+    )
+    figures = json.loads(output.read_text())
+    assert figures["b"] == {"guardrails": "false", "scanner_inline_chars": "0"}
+    for side in ("A", "B"):
+        row = figures["figures"][side]["json@1"]
+        assert row["failed"] == 0
+        assert row["cpu_ms_a_request"] is not None  # CPU ticks are 10 ms: six requests may count 0
+    assert "B-A" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [("guard", "is not NAME=VALUE"), ("no_such_setting=1", "no such setting: no_such_setting")],
+)
+def test_bench_compare_refuses_what_is_not_a_setting(flag: str, message: str) -> None:
+    result = run_shieldgate("bench", "compare", "--a", flag)
+    assert result.returncode == 2
+    assert message in result.stderr

@@ -28,7 +28,7 @@ import yaml
 from gateway.bench.load import LoadResult, load, percentile
 from gateway.bench.processes import Usage, free_port, gateway_process, running, upstream_process
 
-__all__ = ["run"]
+__all__ = ["ROUNDS", "Target", "measure", "run"]
 
 LITELLM_VENV = Path.home() / ".cache" / "shieldgate-bench" / "litellm-proxy"
 LITELLM_KEY = "sk-bench-" + secrets.token_hex(16)  # the proxy refuses to start without a master key
@@ -93,7 +93,7 @@ ROUNDS = 5
 
 
 @dataclass
-class _Target:
+class Target:
     name: str
     url: str
     pid: int | None  # None: nothing of ours to measure (the floor)
@@ -101,18 +101,24 @@ class _Target:
     distinct: bool = False
 
 
-def _measure(targets: list[_Target], levels: list[int], requests: int) -> dict[str, dict[str, Any]]:
-    """Every target at every level and mode, in interleaved rounds."""
+def measure(
+    targets: list[Target],
+    levels: list[int],
+    requests: int,
+    rounds: int = ROUNDS,
+    modes: tuple[bool, ...] = (False, True),
+) -> dict[str, dict[str, Any]]:
+    """Every target at every level and mode (streamed or not), in `rounds` interleaved rounds."""
     results: dict[str, dict[str, Any]] = {target.name: {} for target in targets}
-    for stream in (False, True):
+    for stream in modes:
         for target in targets:  # warm up connections and caches
             asyncio.run(load(target.url, 4, 20, stream, target.key, target.distinct))
         for concurrency in levels:
             case = f"{'stream' if stream else 'json'}@{concurrency}"
             runs = {target.name: LoadResult() for target in targets}
             cpu = dict.fromkeys(runs, 0.0)
-            for round_ in range(ROUNDS):
-                share = requests // ROUNDS + (1 if round_ < requests % ROUNDS else 0)
+            for round_ in range(rounds):
+                share = requests // rounds + (1 if round_ < requests % rounds else 0)
                 turn = round_ % len(targets)
                 for target in targets[turn:] + targets[:turn]:
                     usage = Usage(target.pid)
@@ -158,14 +164,14 @@ def run(
         upstream_process("The capital of France is Paris.", 0.0, upstream_delay) as upstream,
         ExitStack() as running,
     ):
-        measured = [_Target("direct", upstream, None)]
+        measured = [Target("direct", upstream, None)]
         for name, settings, distinct in GATEWAYS:
             gateway, pid = running.enter_context(gateway_process(upstream, Path(workdir), **settings))
-            measured.append(_Target(name, gateway, pid, distinct=distinct))
+            measured.append(Target(name, gateway, pid, distinct=distinct))
         if litellm:
             proxy, pid = running.enter_context(_litellm_proxy(upstream, Path(workdir)))
-            measured.append(_Target("litellm proxy", proxy, pid, LITELLM_KEY))
-        targets = _measure(measured, levels, requests)
+            measured.append(Target("litellm proxy", proxy, pid, LITELLM_KEY))
+        targets = measure(measured, levels, requests)
     floor = targets["direct"]
     header = ("target", "case", "+p50", "+p95", "+p99", "rps", "blocked", "failed", "cpu s", "MiB")
     print("{:36} {:10} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6}".format(*header))

@@ -1,0 +1,105 @@
+"""Two gateway settings side by side: the same load on both, in many small interleaved rounds.
+
+On a machine whose speed drifts, a difference of a millisecond is lost between one benchmark
+run and the next. Here two gateways (`shieldgate serve`, each with its own SHIELDGATE_*
+settings, in front of one fake upstream) take turns every few requests, so both see the same
+drift, and the table gives each side's latency, the server's CPU a request and B minus A.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from gateway.bench.overhead import Target, measure
+from gateway.bench.processes import gateway_process, upstream_process
+
+__all__ = ["parse_settings", "run"]
+
+
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    """NAME=VALUE pairs (a SHIELDGATE_* setting's name in lower case, `scanner_inline_chars=0`)
+    as a dict; ValueError naming a pair without `=` or a name."""
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise ValueError(f"{pair!r} is not NAME=VALUE (a setting such as scanner_inline_chars=0)")
+        settings[name.strip().lower()] = value
+    return settings
+
+
+def run(
+    a: dict[str, str],
+    b: dict[str, str],
+    *,
+    levels: list[int],
+    requests: int,
+    rounds: int,
+    stream: bool,
+    warm: bool,
+    output: Path | None,
+) -> dict[str, Any]:
+    """`requests` a level on each side in `rounds` rounds (new prompts unless `warm`); prints
+    and returns each side's figures and B - A, and writes them to `output` as JSON."""
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        upstream_process("The capital of France is Paris.", 0.0) as upstream,
+        ExitStack() as running,
+    ):
+        targets = []
+        for side, settings in (("A", a), ("B", b)):
+            (Path(workdir) / side).mkdir()
+            url, pid = running.enter_context(gateway_process(upstream, Path(workdir) / side, **settings))
+            targets.append(Target(side, url, pid, distinct=not warm))
+        figures = measure(targets, levels, requests, rounds=rounds, modes=(stream,))
+    for cases in figures.values():
+        for row in cases.values():
+            answered = requests - row["failed"] - row["blocked"]
+            row["cpu_ms_a_request"] = round(1000 * row["cpu_s"] / answered, 2) if answered else None
+    keys = ("p50_ms", "p95_ms", "p99_ms", "cpu_ms_a_request")
+    print(f"A: {a or 'defaults'}\nB: {b or 'defaults'}")
+    print(
+        "{:10} {:5} {:>8} {:>8} {:>8} {:>12} {:>7}".format(
+            "case", "side", "p50", "p95", "p99", "cpu ms/req", "failed"
+        )
+    )
+    for case in figures["A"]:
+        rows = {side: figures[side][case] for side in ("A", "B")}
+        for side, row in rows.items():
+            print(
+                f"{case:10} {side:5} "
+                + " ".join(_cell(row[k], 12 if k.startswith("cpu") else 8) for k in keys)
+                + f" {row['failed']:7}"
+            )
+        difference = {k: _minus(rows["B"][k], rows["A"][k]) for k in keys}
+        print(
+            f"{case:10} {'B-A':5} "
+            + " ".join(_cell(difference[k], 12 if k.startswith("cpu") else 8, sign=True) for k in keys)
+        )
+    result = {
+        "a": a,
+        "b": b,
+        "levels": levels,
+        "requests": requests,
+        "rounds": rounds,
+        "stream": stream,
+        "warm": warm,
+        "figures": figures,
+    }
+    if output is not None:
+        output.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _minus(b: float | None, a: float | None) -> float | None:
+    return None if a is None or b is None else round(b - a, 2)
+
+
+def _cell(value: float | None, width: int, sign: bool = False) -> str:
+    if value is None:
+        return f"{'-':>{width}}"
+    return f"{value:>+{width}.2f}" if sign else f"{value:>{width}.2f}"
