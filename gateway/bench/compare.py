@@ -60,7 +60,7 @@ def run(
         for row in cases.values():
             answered = requests - row["failed"] - row["blocked"]
             row["cpu_ms_a_request"] = round(1000 * row["cpu_s"] / answered, 2) if answered else None
-    keys = ("p50_ms", "p95_ms", "p99_ms", "cpu_ms_a_request")
+    widths = {"p50_ms": 8, "p95_ms": 8, "p99_ms": 8, "cpu_ms_a_request": 12}  # the table's columns
     print(f"A: {a or 'defaults'}\nB: {b or 'defaults'}")
     print(
         "{:10} {:5} {:>8} {:>8} {:>8} {:>12} {:>7}".format(
@@ -72,13 +72,13 @@ def run(
         for side, row in rows.items():
             print(
                 f"{case:10} {side:5} "
-                + " ".join(_cell(row[k], 12 if k.startswith("cpu") else 8) for k in keys)
+                + " ".join(_cell(row[k], width) for k, width in widths.items())
                 + f" {row['failed']:7}"
             )
-        difference = {k: _minus(rows["B"][k], rows["A"][k]) for k in keys}
+        difference = {k: _minus(rows["B"][k], rows["A"][k]) for k in widths}
         print(
             f"{case:10} {'B-A':5} "
-            + " ".join(_cell(difference[k], 12 if k.startswith("cpu") else 8, sign=True) for k in keys)
+            + " ".join(_cell(difference[k], width, sign=True) for k, width in widths.items())
         )
     result = {
         "a": a,

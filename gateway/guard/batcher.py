@@ -4,8 +4,8 @@ A lone caller is served at once (no waiting for company); callers that arrive wh
 is running are collected and served together by the next one, so batching grows with load
 and adds no latency when there is none.
 
-A lone item that `inline` calls cheap (a short text) runs on the event loop itself, when no
-other caller is waiting: handing it to a worker thread and back costs a good part of the pass
+A lone item of `size` at most `inline_size` (a short text; 0: none) runs on the event loop
+itself, when no other caller is waiting: handing it to a worker thread and back costs a good part of the pass
 (on a 2-core EPYC, a short guard pass is about 1 ms and the hand-off added 0.3 to 0.7 ms to a
 request's p50, json one at a time; see the README's Where the time goes). A long pass stays off
 the loop, so it never holds up the other requests for long.
@@ -17,7 +17,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["MicroBatcher"]
+__all__ = ["INLINE_CHARS", "MicroBatcher"]
+
+# The scanners' default `inline_size`: a lone text this short (an answer's with its prompt's) is
+# scored on the event loop; some 55 tokens of English, a 2 ms guard pass on one thread.
+INLINE_CHARS = 256
 
 I = TypeVar("I")  # noqa: E741 -- item
 O = TypeVar("O")  # noqa: E741 -- outcome
@@ -25,20 +29,22 @@ O = TypeVar("O")  # noqa: E741 -- outcome
 
 class MicroBatcher(Generic[I, O]):
     """Runs `run(items) -> outcomes` (same order) in a worker thread, one batch at a time; a
-    lone item for which `inline(item)` is true, on the event loop."""
+    lone item whose `size(item)` is at most `inline_size`, on the event loop."""
 
     def __init__(
         self,
         run: Callable[[Sequence[I]], list[O]],
         *,
         max_batch: int = 16,
-        inline: Callable[[I], bool] | None = None,
+        size: Callable[[I], int] = lambda _: 0,
+        inline_size: int = 0,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._run = run
         self._max_batch = max_batch
-        self._inline = inline
+        self._size = size
+        self._inline_size = inline_size
         self._pending: list[tuple[I, asyncio.Future[O]]] = []
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0  # how many model calls were made, for tests and benchmarks
@@ -61,7 +67,8 @@ class MicroBatcher(Generic[I, O]):
             self.batches += 1
             items = [item for item, _ in batch]
             try:
-                if len(items) == 1 and not self._pending and self._inline and self._inline(items[0]):
+                alone = len(items) == 1 and not self._pending
+                if alone and self._inline_size and self._size(items[0]) <= self._inline_size:
                     self.inline_batches += 1
                     outcomes = self._run(items)
                 else:

@@ -5,14 +5,10 @@ from __future__ import annotations
 from gateway.cache import VerdictCache, normalize_text, verdict_key
 from gateway.cache.verdicts import Verdict
 from gateway.findings import GuardScores
-from gateway.guard.batcher import MicroBatcher
+from gateway.guard.batcher import INLINE_CHARS, MicroBatcher
 from gateway.guard.model import GuardInput, GuardModel
 
-__all__ = ["INLINE_CHARS", "Guard"]
-
-# A lone text this short (an answer's with its prompt's) is scored on the event loop (see
-# gateway.guard.batcher): some 55 tokens of English, a 2 ms guard pass on one thread.
-INLINE_CHARS = 256
+__all__ = ["Guard"]
 
 
 class Guard:
@@ -32,9 +28,8 @@ class Guard:
         self._batcher: MicroBatcher[GuardInput, GuardScores] = MicroBatcher(
             model.score,
             max_batch=max_batch,
-            inline=(lambda item: len(item.text) + len(item.prompt or "") <= inline_chars)
-            if inline_chars
-            else None,
+            size=lambda item: len(item.text) + len(item.prompt or ""),
+            inline_size=inline_chars,
         )
 
     @property

@@ -7,8 +7,7 @@ from collections.abc import Mapping, Sequence
 from gateway.cache import VerdictCache, verdict_key
 from gateway.cache.verdicts import Verdict
 from gateway.findings import Span
-from gateway.guard.batcher import MicroBatcher
-from gateway.guard.service import INLINE_CHARS
+from gateway.guard.batcher import INLINE_CHARS, MicroBatcher
 from gateway.pii.model import PiiModel
 
 __all__ = ["PiiFinder"]
@@ -33,7 +32,8 @@ class PiiFinder:
         self._batcher: MicroBatcher[tuple[str, Labels], list[Span]] = MicroBatcher(
             self._run,
             max_batch=max_batch,
-            inline=(lambda item: len(item[0]) <= inline_chars) if inline_chars else None,
+            size=lambda item: len(item[0]),
+            inline_size=inline_chars,
         )
 
     @property

@@ -297,8 +297,6 @@ def main(argv: list[str] | None = None) -> None:
         help="keep OUTPUT/checkpoint.pt after the export (for a later run's --init)",
     )
     args = parser.parse_args(argv)
-    if args.labels_join and not args.labels_apart:
-        parser.error("--labels-join is a number of layers of a --labels-apart model")
 
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)

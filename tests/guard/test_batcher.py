@@ -54,7 +54,7 @@ async def test_the_model_runs_off_the_event_loop_thread() -> None:
 
 async def test_a_lone_cheap_item_runs_on_the_loop_and_others_in_a_thread() -> None:
     run = Doubler()
-    batcher = MicroBatcher(run, inline=lambda item: item < 10)
+    batcher = MicroBatcher(run, size=lambda item: item, inline_size=9)
     assert await batcher.submit(3) == 6
     assert run.threads == {threading.get_ident()}
     assert batcher.inline_batches == 1
@@ -72,7 +72,7 @@ async def test_a_failing_inline_call_fails_its_caller_only() -> None:
     def failing(items: Sequence[int]) -> list[int]:
         raise RuntimeError("model exploded")
 
-    batcher = MicroBatcher(failing, inline=lambda item: True)
+    batcher = MicroBatcher(failing, size=lambda item: item, inline_size=1)
     with pytest.raises(RuntimeError, match="model exploded"):
         await batcher.submit(1)
 
