@@ -54,8 +54,14 @@ FILES = ("guard.onnx", "guard.json", "tokenizer.json")  # what a guard model dir
 
 
 def check_guard_dir(directory: Path) -> None:
-    """Raise ValueError naming the files `directory` lacks to be a guard model."""
+    """Raise ValueError naming the files `directory` lacks to be a guard model (FILES, and the
+    file the graph's weights are in when guard.json names one)."""
     missing = [name for name in FILES if not (directory / name).is_file()]
+    if not missing:
+        meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
+        missing = (
+            [meta["weights"]] if "weights" in meta and not (directory / meta["weights"]).is_file() else []
+        )
     if missing:
         raise ValueError(f"{directory} holds no {', '.join(missing)}")
 

@@ -119,12 +119,14 @@ def text_window(text: Encoding, token_range: tuple[int, int], sep: int) -> Windo
 
 def check_pii_dir(directory: Path) -> dict[str, Any]:
     """`directory`'s pii.json; ValueError naming the files it lacks to be a PII model (its
-    graphs: pii.onnx, or labels.onnx and text.onnx for a labels-apart model)."""
+    graphs: pii.onnx, or labels.onnx and text.onnx for a labels-apart model; the file their
+    weights are in, when pii.json names one)."""
     if not (directory / "pii.json").is_file():
         raise ValueError(f"{directory} holds no pii.json")
     meta: dict[str, Any] = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
     graphs = ("labels.onnx", "text.onnx") if meta.get("labels_apart") else ("pii.onnx",)
-    missing = [name for name in (*graphs, "tokenizer.json") if not (directory / name).is_file()]
+    weights = (meta["weights"],) if "weights" in meta else ()
+    missing = [name for name in (*graphs, *weights, "tokenizer.json") if not (directory / name).is_file()]
     if missing:
         raise ValueError(f"{directory} holds no {', '.join(missing)}")
     return meta

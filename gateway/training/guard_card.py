@@ -55,6 +55,11 @@ def write_card(directory: Path) -> Path:
     layers = (
         f"its first {training['layers']} of 6 layers" if training.get("layers", 6) < 6 else "all 6 layers"
     )
+    weights = (
+        f" The graph reads its weights from `{meta['weights']}` beside it (ONNX external data)."
+        if "weights" in meta
+        else ""
+    )
     report = directory / "EVAL.md"
     evaluation = (
         report.read_text(encoding="utf-8").split("\n", 1)[1].strip()
@@ -85,7 +90,7 @@ def write_card(directory: Path) -> Path:
 One encoder that judges a prompt, or a response to a prompt, in a single forward pass:
 `unsafe`, 14 harm categories, 11 attack strategies and `refusal` (responses only), each a
 sigmoid probability. Served with onnxruntime (int8, dynamic quantization) and tokenizers;
-no torch at serving time.
+no torch at serving time.{weights}
 
 ## Base model and licence
 
@@ -120,8 +125,8 @@ on phrasings never trained on. No evaluation set below was trained on.
 `python -m gateway.training.guard_train --data build/guard.jsonl --output gateway/models/guard{flags}`
 (needs `pip install -e '.[train]'`): AdamW, lr {training["lr"]}, {training["epochs"]} epochs, batch {training["batch_size"]},
 max length {training["max_length"]}, binary cross-entropy per output (unknown labels masked, harm and
-attack positives weighted up), then ONNX export (opset 17; attention written out, which
-onnxruntime fuses into its own operator) and `quantize_dynamic` to int8.
+attack positives weighted up), then ONNX export (opset 17; attention written out) and
+`quantize_dynamic` to int8.
 Long inputs are read in overlapping windows of 256 tokens at serving time; a text's score is the
 maximum over its windows. {where}
 

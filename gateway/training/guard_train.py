@@ -41,6 +41,7 @@ from gateway.training.checkpoint import (
 from gateway.training.guard_card import write_card
 from gateway.training.guard_data import load_examples, targets
 from gateway.training.guard_thresholds import choose_thresholds, served_thresholds
+from gateway.training.onnx_share import WEIGHTS, share_weights
 from gateway.training.recipes import GUARD, GUARD_LAYERS, MINILM, add_training_arguments
 
 MAX_LENGTH = 256  # as long as the runtime's window
@@ -190,6 +191,7 @@ def export(model: Guard, tokenizer: Any, output: Path) -> None:
         raise RuntimeError(f"the exported graph differs from the model by {difference}")
     quantize_dynamic(str(fp32), str(output / "guard.onnx"), weight_type=QuantType.QInt8)
     fp32.unlink()
+    share_weights(output, ["guard.onnx"])  # sessions of one graph map the same weights
 
 
 def fit(
@@ -297,7 +299,10 @@ def main(argv: list[str] | None = None) -> None:
     export(model, tokenizer, args.output)
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
     meta = {
-        "version": hashlib.sha256((args.output / "guard.onnx").read_bytes()).hexdigest()[:12],
+        "version": hashlib.sha256(
+            b"".join((args.output / name).read_bytes() for name in ("guard.onnx", WEIGHTS))
+        ).hexdigest()[:12],
+        "weights": WEIGHTS,
         "base_model": base_config(base)["shieldgate_source"],
         "outputs": list(OUTPUTS),
         "max_length": 512,

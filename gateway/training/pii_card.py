@@ -38,6 +38,9 @@ The labels are read apart from the text: the label prefix attends only to itself
 and values at every layer are computed once per set of labels (`labels.onnx`) and each window
 is a pass over its text alone (`text.onnx`); see `gateway/training/pii_encoder.py`."""
 
+WEIGHTS_FILE = """
+The graphs read their weights from `weights.bin` beside them (ONNX external data), which holds
+each tensor once: a layer both graphs run is stored once."""
 LABELS_JOIN = """ Except in the last {layers}: there labels and text read each other,
 so `labels.onnx` keeps the prefix up to there and `text.onnx` runs the rest over prefix and text."""
 
@@ -90,7 +93,7 @@ def write_card(directory: Path) -> Path:
 
 A label-conditioned span finder: the labels to find are given as words before the text, and
 every (token, label) pair is scored for "a span begins here" and "inside a span". Served with
-onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.{LABELS_APART if apart else ""}{LABELS_JOIN.format(layers="layer" if join == 1 else f"{join} layers") if join else ""}
+onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving time.{WEIGHTS_FILE if "weights" in meta else ""}{LABELS_APART if apart else ""}{LABELS_JOIN.format(layers="layer" if join == 1 else f"{join} layers") if join else ""}
 
 ## Base model and licence
 

@@ -53,6 +53,7 @@ from gateway.training.checkpoint import (
     save_checkpoint,
 )
 from gateway.training.guard_train import base_config, base_model_dir
+from gateway.training.onnx_share import WEIGHTS, share_weights
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT
 from gateway.training.pii_templates import DESCRIPTIONS
@@ -336,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
         "lr": args.lr,
         "seed": args.seed,
         **apart(args),
+        "weights": WEIGHTS,
         **({"init": str(args.init)} if args.init else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
@@ -380,6 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = {
         "version": digest.hexdigest()[:12],
         **apart(args),
+        "weights": WEIGHTS,
         "base_model": config["shieldgate_source"],
         "layers": config["num_hidden_layers"],
         "threshold": 0.5,
@@ -415,8 +418,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: Path) -> list[str]:
-    """Write the model's int8 graph(s) to `output`, each checked against torch first; returns
-    their file names (pii.onnx, or labels.onnx and text.onnx for a labels-apart model)."""
+    """Write the model's int8 graph(s) to `output`, each checked against torch first, their
+    weights in one file (gateway.training.onnx_share); returns the files' names (pii.onnx, or
+    labels.onnx and text.onnx for a labels-apart model; then weights.bin)."""
     model.eval().cpu()
     model.encoder.set_attn_implementation("eager")  # onnxruntime fuses it (as the guard's export)
     record = {"text": "Mail Ana Lopez at ana@example.org", "spans": []}
@@ -455,7 +459,8 @@ def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: P
     (got,) = _session(fp32).run(["logits"], {k: v.numpy() for k, v in feed.items()})
     _matches(got, expected)
     _quantize(fp32, output / "pii.onnx")
-    return ["pii.onnx"]
+    share_weights(output, ["pii.onnx"])
+    return ["pii.onnx", WEIGHTS]
 
 
 def _export_apart(
@@ -515,7 +520,8 @@ def _export_apart(
     _matches(got[real], expected.numpy()[:, start:][real])
     _quantize(labels_fp32, output / "labels.onnx")
     _quantize(text_fp32, output / "text.onnx")
-    return ["labels.onnx", "text.onnx"]
+    share_weights(output, ["labels.onnx", "text.onnx"])  # their shared layers stored once
+    return ["labels.onnx", "text.onnx", WEIGHTS]
 
 
 def _onnx(

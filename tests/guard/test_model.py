@@ -112,3 +112,7 @@ def test_a_directory_without_the_model_files_is_named_with_what_it_lacks(tmp_pat
     (tmp_path / "guard.onnx").write_bytes((bundled_guard_dir() / "guard.onnx").read_bytes())
     with pytest.raises(ValueError, match=r"holds no guard\.json, tokenizer\.json$"):
         GuardModel(tmp_path)
+    for name in ("guard.json", "tokenizer.json"):
+        (tmp_path / name).write_bytes((bundled_guard_dir() / name).read_bytes())
+    with pytest.raises(ValueError, match=r"holds no weights\.bin$"):  # guard.json names it
+        GuardModel(tmp_path)

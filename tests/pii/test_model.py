@@ -110,6 +110,9 @@ def test_a_directory_missing_a_file_of_its_layout_is_refused_by_name(tmp_path: P
     (directory / "tokenizer.json").unlink()
     with pytest.raises(ValueError, match=r"holds no text\.onnx, tokenizer\.json$"):
         PiiModel(directory)
+    (directory / "weights.bin").unlink()  # pii.json names it
+    with pytest.raises(ValueError, match=r"holds no text\.onnx, weights\.bin, tokenizer\.json$"):
+        PiiModel(directory)
 
 
 @pytest.mark.parametrize(

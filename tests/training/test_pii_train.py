@@ -44,7 +44,7 @@ def exported(
     tokenizer.no_truncation()
     tokenizer.no_padding()
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    assert export(model, tokenizer, cls, sep, output) == ["labels.onnx", "text.onnx"]
+    assert export(model, tokenizer, cls, sep, output) == ["labels.onnx", "text.onnx", "weights.bin"]
     shutil.copy(tokenizer_file, output / "tokenizer.json")
     meta = {
         "version": "test",
@@ -52,6 +52,7 @@ def exported(
         "descriptions": DESCRIPTIONS,
         "labels_apart": True,
         "labels_join": request.param,
+        "weights": "weights.bin",
     }
     (output / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
     return model, output
