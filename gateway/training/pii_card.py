@@ -53,6 +53,13 @@ def apart_flags(record: dict[str, Any]) -> str:
     return " --labels-apart" + (f" --labels-join {join}" if join else "")
 
 
+def _shown(path: str) -> str:
+    """`path` as a command line in the repository gives it: relative to the working directory
+    when it is below it (a checkpoint records its data's absolute path)."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else path
+
+
 def write_card(directory: Path) -> Path:
     meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
     training = meta["training"]
@@ -84,7 +91,7 @@ def write_card(directory: Path) -> Path:
         flags += f" --init {training['init']}"
         where += (
             "\nIt starts from the weights of a first run (`--init`), the checkpoint kept by `python -m"
-            f" gateway.training.pii_train --data build/pii.jsonl --output {Path(training['init']).parent}"
+            f" gateway.training.pii_train --data {_shown(first['data'])} --output {Path(training['init']).parent}"
             f"{PII.flags(first)}{apart_flags(first)}{base_flag} --keep-checkpoint`."
         )
     if "base" in training:
@@ -113,7 +120,7 @@ trained on. Labels never asked for in training (zero-shot): {", ".join(meta["zer
 
 ## Recipe
 
-`python -m gateway.training.pii_train --data build/pii.jsonl --output gateway/models/pii{flags}` (needs
+`python -m gateway.training.pii_train --data {_shown(training.get("data", "build/pii.jsonl"))} --output gateway/models/pii{flags}` (needs
 `pip install -e '.[train]'`): each text asked for the labels it carries (each kept with
 probability 0.9) and 3 to 16 it does not carry, in random order, described in words or by name;
 binary cross-entropy on begin/inside, positives weighted 5x; AdamW, lr {training["lr"]},

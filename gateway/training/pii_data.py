@@ -2,7 +2,7 @@
 
     python -m gateway.training.pii_data --output build/pii.jsonl [--seed 7] [--per-language 900]
 
-Each line: `text`, `lang`, `format` (sentence, form, csv, json, log, chat, message), `split` (train, or
+Each line: `text`, `lang`, `format` (sentence, form, csv, json, log, chat, block, message), `split` (train, or
 heldout: filled from the last two sentence templates of each language, never trained on) and
 `spans` [{label, start, end}] for every label its values carry. Labels in ZERO_SHOT are never
 asked for in training, so the held-out set measures whether a label described in words is
@@ -41,6 +41,18 @@ LOCALES = {
     "it": "it_IT",
     "pt": "pt_PT",
     "nl": "nl_NL",
+}
+# " and " before the last item of a list.
+AND = {"en": " and ", "fr": " et ", "es": " y ", "de": " und ", "it": " e ", "pt": " e ", "nl": " en "}
+# A flat, suite or floor after the street ({} is a number).
+UNITS = {
+    "en": ("Apt. {}", "Suite {}", "Unit {}", "Floor {}"),
+    "fr": ("Appartement {}", "Bâtiment B, appt {}", "{}e étage"),
+    "es": ("Piso {}", "Puerta {}", "{}º B"),
+    "de": ("Wohnung {}", "{}. OG", "Hinterhaus, Whg. {}"),
+    "it": ("Interno {}", "Scala B, int. {}", "Piano {}"),
+    "pt": ("{}.º Esq.", "Apartamento {}", "Fração {}"),
+    "nl": ("bus {}", "{}-hoog", "unit {}"),
 }
 ZERO_SHOT = ("passport_number", "routing_number", "recovery_code")
 HELD_OUT_TEMPLATES = 2
@@ -123,6 +135,69 @@ class Values:
             text += value
         return Filled(text, [("address", 0, len(text)), *spans])
 
+    def postal(self) -> Filled:
+        """A fuller postal address than `address`: a flat or suite after the street, a line a
+        part as on an envelope, sometimes the country; in English now and then a US military
+        one (as Faker writes them)."""
+        rng, fake = self.rng, self.fake
+        if self.lang == "en" and rng.random() < 0.12:
+            return self._military()
+        street = fake.street_address().replace("\n", " ").strip()
+        if rng.random() < 0.5 and not any(c in street for c in ("Apt.", "Suite")):
+            unit = rng.choice(UNITS[self.lang]).format(rng.randint(1, 999))
+            street += rng.choice([" ", ", ", "\n"]) + unit
+        if self.lang == "en":
+            parts = [
+                (street, "street_address"),
+                (fake.city(), "city"),
+                (fake.state_abbr(), "state_or_region"),
+                (fake.postcode(), "postal_code"),
+            ]
+            separators = [", ", ", ", " "]
+        else:
+            parts = [(street, "street_address"), (fake.postcode(), "postal_code"), (fake.city(), "city")]
+            separators = [", ", " "]
+        if rng.random() < 0.5:
+            separators[0] = "\n"  # as on an envelope
+        if rng.random() < 0.35:
+            parts.append((fake.current_country(), "country"))
+            separators.append(rng.choice([", ", "\n"]))
+        return _joined(parts, separators, "address")
+
+    def _military(self) -> Filled:
+        rng, fake = self.rng, self.fake
+        kind = rng.choice(["APO", "DPO", "FPO"])
+        if kind == "FPO":
+            first = f"{fake.military_ship()} {fake.last_name()}"
+        else:
+            first = fake.military_apo() if kind == "APO" else fake.military_dpo()
+        parts = [
+            (first, "street_address"),
+            (fake.military_state(), "state_or_region"),
+            (fake.postcode(), "postal_code"),
+        ]
+        return _joined(parts, [f"\n{kind} ", " "], "address")
+
+    def name_lower(self) -> Filled:
+        """A full name typed in lower case, as in chat."""
+        name = self.name()
+        lower = name.text.lower()
+        return Filled(lower, name.spans) if len(lower) == len(name.text) else name
+
+    def names(self) -> Filled:
+        """Three to six given names in a list ("Ana, Luc, Mia and Tom"), each a person."""
+        given = [self.fake.first_name() for _ in range(self.rng.randint(3, 6))]
+        text, spans = "", []
+        for i, name in enumerate(given):
+            if i:
+                text += AND[self.lang] if i == len(given) - 1 else ", "
+            spans += [
+                ("person", len(text), len(text) + len(name)),
+                ("first_name", len(text), len(text) + len(name)),
+            ]
+            text += name
+        return Filled(text, spans)
+
     def state(self) -> Filled:
         for method in ("state", "region", "administrative_unit", "province"):
             if hasattr(self.fake, method):
@@ -133,6 +208,11 @@ class Values:
         rng, fake = self.rng, self.fake
         makers: dict[str, Callable[[], Filled]] = {
             "name": self.name,
+            "name_lower": self.name_lower,
+            "names": self.names,
+            "company": lambda: Filled(fake.company()),
+            "work": lambda: Filled(fake.catch_phrase().title()),
+            "postal": self.postal,
             "first_name": lambda: _whole(fake.first_name(), "person", "first_name"),
             "last_name": lambda: _whole(fake.last_name(), "person", "last_name"),
             "title": lambda: Filled(rng.choice(["Mr.", "Ms.", "Dr.", "Mrs."])),
@@ -212,6 +292,16 @@ class Values:
         return makers[kind]()
 
 
+def _joined(parts: list[tuple[str, str]], separators: list[str], whole: str) -> Filled:
+    """`parts` (value, label) joined by `separators`, the whole labelled `whole` too."""
+    text, spans = parts[0][0], [(parts[0][1], 0, len(parts[0][0]))]
+    for (value, label), separator in zip(parts[1:], separators, strict=True):
+        text += separator
+        spans.append((label, len(text), len(text) + len(value)))
+        text += value
+    return Filled(text, [(whole, 0, len(text)), *spans])
+
+
 def fill(template: str, values: Values) -> tuple[str, list[tuple[str, int, int]]]:
     """The template with every slot filled, and the absolute spans of every label."""
     text, spans = "", []
@@ -227,7 +317,8 @@ def fill(template: str, values: Values) -> tuple[str, list[tuple[str, int, int]]
 
 
 def structured(lang: str, values: Values, kind: str) -> tuple[str, list[tuple[str, int, int]]]:
-    """A form, CSV row, JSON object, log line or chat built from the language's field names."""
+    """A form, CSV row, JSON object, log line, address block or chat built from the language's
+    field names."""
     names = FIELDS[lang]
     rng = values.rng
     keys = rng.sample(list(names), rng.randint(2, len(names)))
@@ -254,6 +345,15 @@ def structured(lang: str, values: Values, kind: str) -> tuple[str, list[tuple[st
                 "[WARN] payment failed for {name} card={card} exp={card_expiry} from {ip}",
                 "audit: user {username} changed password to {password} (session token {token})",
                 "ERROR auth key={api_key} rejected for account {account_id}",
+            ]
+        )
+    elif kind == "block":  # a letter's or a parcel label's address block
+        template = rng.choice(
+            [
+                "{name}\n{postal}",
+                "{name}\n{company}\n{postal}",
+                "{title} {name}\n{postal}\n{phone}",
+                "{company}\n{postal}",
             ]
         )
     else:  # chat
@@ -290,8 +390,8 @@ def message(lang: str, values: Values) -> tuple[str, list[tuple[str, int, int]]]
 def build(seed: int, per_language: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     records: list[dict[str, Any]] = []
-    kinds = ["sentence", "form", "csv", "json", "log", "chat", "message"]
-    weights = [5, 1, 1, 1, 1, 1, 10]
+    kinds = ["sentence", "form", "csv", "json", "log", "chat", "block", "message"]
+    weights = [5, 1, 1, 1, 1, 1, 1, 10]
     for lang in LOCALES:
         values = Values(lang, rng.randint(0, 2**31))
         templates = SENTENCES[lang]

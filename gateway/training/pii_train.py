@@ -337,7 +337,6 @@ def main(argv: list[str] | None = None) -> None:
         "lr": args.lr,
         "seed": args.seed,
         **apart(args),
-        "weights": WEIGHTS,
         **({"init": str(args.init)} if args.init else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
@@ -381,14 +380,15 @@ def main(argv: list[str] | None = None) -> None:
     digest = hashlib.sha256(b"".join((args.output / graph).read_bytes() for graph in graphs))
     meta = {
         "version": digest.hexdigest()[:12],
-        **apart(args),
         "weights": WEIGHTS,
+        **apart(args),
         "base_model": config["shieldgate_source"],
         "layers": config["num_hidden_layers"],
         "threshold": 0.5,
         "descriptions": DESCRIPTIONS,
         "zero_shot_labels": list(ZERO_SHOT),
         "training": {
+            "data": str(args.data),
             "texts": len(train_records),
             "validation_texts": len(validation),
             "epochs": args.epochs,
@@ -422,7 +422,7 @@ def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: P
     weights in one file (gateway.training.onnx_share); returns the files' names (pii.onnx, or
     labels.onnx and text.onnx for a labels-apart model; then weights.bin)."""
     model.eval().cpu()
-    model.encoder.set_attn_implementation("eager")  # onnxruntime fuses it (as the guard's export)
+    model.encoder.set_attn_implementation("eager")  # written-out attention, as the guard's export
     record = {"text": "Mail Ana Lopez at ana@example.org", "spans": []}
     sample = collate(
         examples(record, ["email", "person"], ["email address", "person name"], tokenizer, cls, sep)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from gateway.training.pii_clauses import CLAUSES, MONTHS
-from gateway.training.pii_data import HELD_OUT_TEMPLATES, LOCALES, build
+from gateway.training.pii_data import AND, HELD_OUT_TEMPLATES, LOCALES, Values, build
 from gateway.training.pii_templates import SENTENCES
 
 
@@ -53,3 +53,35 @@ def test_the_command_gives_the_same_file_twice(tmp_path: Path) -> None:
         subprocess.run([*command, "--per-language", "30"], check=True, env=env)
         outputs.append(path.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_a_postal_address_holds_its_parts_and_a_name_list_its_names() -> None:
+    for lang in LOCALES:
+        values = Values(lang, 11)
+        for _ in range(40):
+            postal = values.slot("postal")
+            (whole,) = [(s, e) for label, s, e in postal.spans if label == "address"]
+            assert whole == (0, len(postal.text))
+            parts = {label for label, _, _ in postal.spans}
+            assert {"street_address", "postal_code"} <= parts
+            names = values.slot("names")
+            people = [names.text[s:e] for label, s, e in names.spans if label == "person"]
+            assert 3 <= len(people) <= 6
+            assert names.text.endswith(AND[lang] + people[-1])
+            lower = values.slot("name_lower")
+            assert lower.text == lower.text.lower()
+            assert [lower.text[s:e] for label, s, e in lower.spans if label == "person"] == [lower.text]
+            assert values.slot("company").spans == []
+            assert values.slot("work").spans == []
+
+
+def test_address_blocks_put_the_name_and_the_address_on_lines_of_their_own() -> None:
+    blocks = [r for r in build(7, 200) if r["format"] == "block"]
+    assert blocks
+    for record in blocks:
+        text = record["text"]
+        addresses = [(s["start"], s["end"]) for s in record["spans"] if s["label"] == "address"]
+        assert len(addresses) == 1
+        start, end = addresses[0]
+        assert text[start - 1] == "\n"
+        assert end == len(text) or text[end] == "\n"
