@@ -38,6 +38,7 @@ from gateway.errors import (
     UpstreamTimeout,
 )
 from gateway.guard import Guard, bundled_guard_dir, load_guard
+from gateway.guard.batcher import LoopShare
 from gateway.hooks import PassThrough, ScanHooks
 from gateway.metrics import GatewayMetrics
 from gateway.pii.model import bundled_pii_dir, load_pii_model
@@ -82,8 +83,13 @@ def build_services(
         log.warning("auth.disabled", reason="auth.required is false: every caller is served")
     metrics = GatewayMetrics(registry, aliases=list(config.models))
     verdicts = build_verdict_cache(settings, registry)
-    guard = build_guard(settings, verdicts)
-    pii = build_pii(settings, verdicts) if hooks is None and scan is None and settings.guardrails else None
+    share = LoopShare()  # the two models' short passes of one request overlap
+    guard = build_guard(settings, verdicts, share)
+    pii = (
+        build_pii(settings, verdicts, share)
+        if hooks is None and scan is None and settings.guardrails
+        else None
+    )
     policies = None
     if hooks is None and not settings.guardrails:
         log.warning("guardrails.disabled", reason="SHIELDGATE_GUARDRAILS is false: a plain proxy")
@@ -120,7 +126,9 @@ def build_services(
     )
 
 
-def build_guard(settings: Settings, verdicts: VerdictCache | None) -> Guard | None:
+def build_guard(
+    settings: Settings, verdicts: VerdictCache | None, share: LoopShare | None = None
+) -> Guard | None:
     """The safety guard on the configured model (loaded once per process), or None when disabled."""
     if not settings.guard:
         log.warning("guard.disabled", reason="SHIELDGATE_GUARD is false: no safety scores")
@@ -133,11 +141,17 @@ def build_guard(settings: Settings, verdicts: VerdictCache | None) -> Guard | No
     )
     log.info("guard.loaded", model=str(model.directory), version=model.version)
     return Guard(
-        model, verdicts, max_batch=settings.scanner_max_batch, inline_chars=settings.scanner_inline_chars
+        model,
+        verdicts,
+        max_batch=settings.scanner_max_batch,
+        inline_chars=settings.scanner_inline_chars,
+        share=share,
     )
 
 
-def build_pii(settings: Settings, verdicts: VerdictCache | None) -> PiiFinder | None:
+def build_pii(
+    settings: Settings, verdicts: VerdictCache | None, share: LoopShare | None = None
+) -> PiiFinder | None:
     """The PII model (loaded once per process), or None when only the recognizers should run."""
     if not settings.pii:
         log.info("pii_model.off", reason="SHIELDGATE_PII is false: the recognizers alone find PII")
@@ -150,7 +164,11 @@ def build_pii(settings: Settings, verdicts: VerdictCache | None) -> PiiFinder | 
     )
     log.info("pii_model.loaded", model=str(model.directory), version=model.version)
     return PiiFinder(
-        model, verdicts, max_batch=settings.scanner_max_batch, inline_chars=settings.scanner_inline_chars
+        model,
+        verdicts,
+        max_batch=settings.scanner_max_batch,
+        inline_chars=settings.scanner_inline_chars,
+        share=share,
     )
 
 

@@ -76,7 +76,10 @@ class Scanners:
     async def __call__(
         self, texts: Sequence[tuple[str, str]], stage: Stage, prompt: str = ""
     ) -> list[Findings]:
-        pii, guard = await asyncio.gather(self.find_pii(texts), self.judge(texts, stage, prompt))
+        # The guard first: when both models get a short text, the batcher that starts first hands
+        # its pass to a thread and the other keeps the loop (gateway.guard.batcher.LoopShare), so
+        # the hand-off falls on the guard's pass, the shorter one.
+        guard, pii = await asyncio.gather(self.judge(texts, stage, prompt), self.find_pii(texts))
         return combined(pii, guard)
 
     async def find_pii(self, texts: Sequence[tuple[str, str]]) -> list[Findings]:

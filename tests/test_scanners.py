@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -11,6 +14,9 @@ import respx
 
 from gateway.app import create_app
 from gateway.guard import Guard, GuardInput, bundled_guard_dir, load_guard
+from gateway.guard.batcher import LoopShare
+from gateway.pii.model import bundled_pii_dir, load_pii_model
+from gateway.pii.service import PiiFinder
 from gateway.policy import default_policy_dir, load_policies
 from gateway.scanners import DEFAULT_MODEL_LABELS, Scanners, model_labels
 from gateway.settings import Settings
@@ -45,6 +51,41 @@ async def test_answers_are_judged_with_the_prompt_they_respond_to() -> None:
     assert found.guard == await guard.score(GuardInput(answer, prompt=prompt))
     assert as_prompt.guard == await guard.score(GuardInput(answer))
     assert found.guard != as_prompt.guard
+
+
+class Threads:
+    """Wraps a model method; records the thread each call ran on."""
+
+    def __init__(self, method: Callable[..., Any]) -> None:
+        self.method, self.threads = method, list[str]()
+
+    def __call__(self, *args: Any) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return self.method(*args)
+
+
+@pytest.mark.anyio
+async def test_a_texts_guard_and_pii_model_passes_run_side_by_side_when_they_share_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guard_model, pii_model = load_guard(bundled_guard_dir()), load_pii_model(bundled_pii_dir())
+    score, find = Threads(guard_model.score), Threads(pii_model.find)
+    monkeypatch.setattr(guard_model, "score", score)
+    monkeypatch.setattr(pii_model, "find", find)
+    share = LoopShare()
+    scan = Scanners(Guard(guard_model, share=share), PiiFinder(pii_model, share=share))
+    alone = Scanners(Guard(guard_model), PiiFinder(pii_model))
+    loop = threading.current_thread().name
+
+    await scan([("user", "Is Paris the capital of France?")], "input")
+    await scan([("assistant", "Yes, it is.")], "output", "Is Paris the capital of France?")
+    await alone([("user", "Is Rome the capital of Italy?")], "input")
+
+    # With the share, one of each text's two passes ran on the loop and the other beside it.
+    for stage in (0, 1):
+        assert sorted([score.threads[stage], find.threads[stage]]) != [loop, loop]
+        assert loop in (score.threads[stage], find.threads[stage])
+    assert (score.threads[2], find.threads[2]) == (loop, loop)  # without: both on the loop
 
 
 @pytest.mark.anyio

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gateway.cache import VerdictCache, normalize_text, verdict_key
 from gateway.cache.verdicts import Verdict
 from gateway.findings import GuardScores
-from gateway.guard.batcher import INLINE_CHARS, MicroBatcher
+from gateway.guard.batcher import INLINE_CHARS, LoopShare, MicroBatcher
 from gateway.guard.model import GuardInput, GuardModel
 
 __all__ = ["Guard"]
@@ -13,7 +13,8 @@ __all__ = ["Guard"]
 
 class Guard:
     """Scores texts with `model`, sharing verdicts through `verdicts` when given; a lone text of
-    at most `inline_chars` characters on the event loop (0: none)."""
+    at most `inline_chars` characters on the event loop (0: none), taking turns there with the
+    other batchers of `share`."""
 
     def __init__(
         self,
@@ -22,6 +23,7 @@ class Guard:
         *,
         max_batch: int = 16,
         inline_chars: int = INLINE_CHARS,
+        share: LoopShare | None = None,
     ) -> None:
         self.model = model
         self._verdicts = verdicts
@@ -30,6 +32,7 @@ class Guard:
             max_batch=max_batch,
             size=lambda item: len(item.text) + len(item.prompt or ""),
             inline_size=inline_chars,
+            share=share,
         )
 
     @property

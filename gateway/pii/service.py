@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from gateway.cache import VerdictCache, verdict_key
 from gateway.cache.verdicts import Verdict
 from gateway.findings import Span
-from gateway.guard.batcher import INLINE_CHARS, MicroBatcher
+from gateway.guard.batcher import INLINE_CHARS, LoopShare, MicroBatcher
 from gateway.pii.model import PiiModel
 
 __all__ = ["PiiFinder"]
@@ -17,7 +17,8 @@ Labels = tuple[tuple[str, str], ...]  # (label, description) pairs, sorted
 
 class PiiFinder:
     """Finds spans of the asked labels with `model`, sharing verdicts through `verdicts`; a lone
-    text of at most `inline_chars` characters on the event loop (0: none)."""
+    text of at most `inline_chars` characters on the event loop (0: none), taking turns there with
+    the other batchers of `share`."""
 
     def __init__(
         self,
@@ -26,6 +27,7 @@ class PiiFinder:
         *,
         max_batch: int = 16,
         inline_chars: int = INLINE_CHARS,
+        share: LoopShare | None = None,
     ) -> None:
         self.model = model
         self._verdicts = verdicts
@@ -34,6 +36,7 @@ class PiiFinder:
             max_batch=max_batch,
             size=lambda item: len(item[0]),
             inline_size=inline_chars,
+            share=share,
         )
 
     @property

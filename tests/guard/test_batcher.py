@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from gateway.guard import MicroBatcher
+from gateway.guard.batcher import LoopShare
 
 pytestmark = pytest.mark.anyio
 
@@ -66,6 +67,23 @@ async def test_a_lone_cheap_item_runs_on_the_loop_and_others_in_a_thread() -> No
     assert run.calls[-1] == [1, 2]
     assert threading.get_ident() not in run.threads
     assert (batcher.batches, batcher.inline_batches) == (3, 1)
+
+
+async def test_batchers_sharing_the_loop_run_two_lone_items_side_by_side() -> None:
+    """One item each, submitted together: one runs on the loop, the other on a thread beside it
+    (both on the loop, one after the other, without a share)."""
+    for share, threads in ((LoopShare(), 2), (None, 1)):
+        first, second = Doubler(delay=0.05), Doubler(delay=0.05)
+        a = MicroBatcher(first, size=lambda item: item, inline_size=9, share=share)
+        b = MicroBatcher(second, size=lambda item: item, inline_size=9, share=share)
+        assert await asyncio.gather(a.submit(1), b.submit(2)) == [2, 4]
+        assert len(first.threads | second.threads) == threads
+        assert threading.get_ident() in first.threads | second.threads
+        assert a.inline_batches + b.inline_batches == (1 if share else 2)
+    alone = Doubler()
+    c = MicroBatcher(alone, size=lambda item: item, inline_size=9, share=LoopShare())
+    assert await c.submit(3) == 6
+    assert alone.threads == {threading.get_ident()}  # nobody else waiting: the loop
 
 
 async def test_a_failing_inline_call_fails_its_caller_only() -> None:
