@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gateway.guard.model import bundled_guard_dir
 from gateway.training.guard_card import trained_on, write_card
 
@@ -142,3 +144,25 @@ def test_a_pii_model_started_from_another_runs_weights_gives_both_commands(tmp_p
         " --base build/base-e5 --keep-checkpoint`" in card
     )
     assert "written by `python -m gateway.training.e5_base --output build/base-e5`" in card
+
+
+def test_each_step_of_a_two_step_pii_model_shows_its_own_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint records its data's absolute path; the card shows it as typed in the repository."""
+    from gateway.pii.model import bundled_pii_dir
+    from gateway.training import pii_card
+
+    directory = tmp_path / "pii"
+    shutil.copytree(bundled_pii_dir(), directory)
+    monkeypatch.chdir(tmp_path)
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    meta["training"]["data"] = "build/pii.jsonl"
+    meta["training"]["init_recipe"]["data"] = str(tmp_path / "build" / "pii-first.jsonl")
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    assert "`python -m gateway.training.pii_train --data build/pii.jsonl --output gateway/models/pii" in card
+    assert (
+        "`python -m gateway.training.pii_train --data build/pii-first.jsonl --output build/pii-full" in card
+    )
+    assert str(tmp_path) not in card
