@@ -70,7 +70,8 @@ class Settings(BaseSettings):
     )
     guard_model: Path | None = Field(
         default=None,
-        description="Guard model directory (guard.onnx, tokenizer.json, guard.json); None: bundled.",
+        description="Guard model directory (guard.onnx, tokenizer.json, guard.json, and the weights "
+        "file guard.json names); None: bundled.",
     )
     pii: bool = Field(
         default=False,
@@ -79,7 +80,7 @@ class Settings(BaseSettings):
     pii_model: Path | None = Field(
         default=None,
         description="PII model directory (pii.onnx, or labels.onnx and text.onnx; tokenizer.json, "
-        "pii.json); None: bundled.",
+        "pii.json, and the weights file pii.json names); None: bundled.",
     )
     scanner_threads: int = Field(
         default=0, ge=0, description="onnxruntime threads per model; 0: one per core."

@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
     served_thresholds(args.output, validation)
     write_card(args.output)
     checkpoint.unlink(missing_ok=True)  # the model is exported: nothing left to resume
-    print(f"wrote {args.output}/guard.onnx, tokenizer.json, guard.json")
+    print(f"wrote {args.output}/guard.onnx, {WEIGHTS}, tokenizer.json, guard.json")
 
 
 if __name__ == "__main__":
