@@ -30,6 +30,9 @@ WEAKNESSES = """\
   one joined by punctuation (`name:Ana`) does not.
 - Labels far from anything trained (zero-shot) are found less reliably than trained ones; the
   evaluation reports three labels that were never trained.
+- A capitalized word right before a name is often taken into it or for a name of its own: a
+  request that opens with a verb ("Tell Maria Rossi the meeting moved", "Chiama Giulia Bianchi
+  domani"), or "Es de Enrique Escamilla" / "É de Lara Pinheiro" ("It is from ...").
 """
 
 
