@@ -96,9 +96,13 @@ class MicroBatcher(Generic[I, O]):
             self.batches += 1
             items = [item for item, _ in batch]
             try:
-                alone = len(items) == 1 and not self._pending
-                if self._share is not None and self._share.others_waiting(self):
-                    alone = False  # the other batcher's item takes the loop; this one a thread
+                # Alone: no caller waits here, nor at another batcher of the share (whose item then
+                # takes the loop, and this one a thread).
+                alone = (
+                    len(items) == 1
+                    and not self._pending
+                    and not (self._share is not None and self._share.others_waiting(self))
+                )
                 if alone and self._inline_size and self._size(items[0]) <= self._inline_size:
                     self.inline_batches += 1
                     outcomes = self._run(items)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -53,17 +54,16 @@ def bundled_guard_dir() -> Path:
 FILES = ("guard.onnx", "guard.json", "tokenizer.json")  # what a guard model directory holds
 
 
-def check_guard_dir(directory: Path) -> None:
-    """Raise ValueError naming the files `directory` lacks to be a guard model (FILES, and the
-    file the graph's weights are in when guard.json names one)."""
+def check_guard_dir(directory: Path) -> dict[str, Any]:
+    """`directory`'s guard.json; ValueError naming the files it lacks to be a guard model (FILES,
+    then the file the graph's weights are in when guard.json names one)."""
     missing = [name for name in FILES if not (directory / name).is_file()]
-    if not missing:
-        meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
-        missing = (
-            [meta["weights"]] if "weights" in meta and not (directory / meta["weights"]).is_file() else []
-        )
     if missing:
         raise ValueError(f"{directory} holds no {', '.join(missing)}")
+    meta: dict[str, Any] = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
+    if "weights" in meta and not (directory / meta["weights"]).is_file():
+        raise ValueError(f"{directory} holds no {meta['weights']}")
+    return meta
 
 
 class GuardModel:
@@ -81,8 +81,7 @@ class GuardModel:
         parallel: int = 0,
         short_tokens: int = SHORT_CALL_TOKENS,
     ) -> None:
-        check_guard_dir(directory)
-        meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
+        meta = check_guard_dir(directory)
         if tuple(meta["outputs"]) != OUTPUTS:
             raise ValueError(f"{directory}/guard.json: outputs do not match this gateway's taxonomy")
         self.directory = directory

@@ -128,12 +128,7 @@ class Values:
             separators = [", ", " "]
         if self.rng.random() < 0.2:
             separators[0] = "\n"  # as on an envelope or in a form
-        text, spans = parts[0][0], [(parts[0][1], 0, len(parts[0][0]))]
-        for (value, label), separator in zip(parts[1:], separators, strict=True):
-            text += separator
-            spans.append((label, len(text), len(text) + len(value)))
-            text += value
-        return Filled(text, [("address", 0, len(text)), *spans])
+        return _joined(parts, separators, "address")
 
     def postal(self) -> Filled:
         """A fuller postal address than `address`: a flat or suite after the street, a line a
