@@ -5,6 +5,8 @@ since a checksum-validated card number or IBAN is more certain than a predicted 
 span of a label with a fully specified form (email, card number, IBAN, IP address) is kept
 only if its text passes that label's recognizer and validator: the model's near misses there
 (an email cut at its first dot, a domain name, a phone number written with dots) are dropped.
+A model phone number must have a phone number's shape (7 to 15 digits and separators): a
+postal code or a number that took the word after it ("063 966-Fax") is dropped.
 Among model spans, overlapping spans of different labels are all kept (a full name is also a
 person); the redactor later picks the longest where they overlap.
 """

@@ -2,7 +2,9 @@
 
 A candidate only counts when its validator accepts it (Luhn for card numbers, ISO 7064
 mod 97 for IBANs, the `ipaddress` module for IP addresses), which keeps false positives
-rare. Free text PII (names, addresses) needs the PII model, not these.
+rare. The validators also check the spans the PII model proposes for those labels, and
+`phone` the model's phone numbers (there is no phone recognizer: a run of digits is a phone
+number only in context). Free text PII (names, addresses) needs the PII model, not these.
 """
 
 from __future__ import annotations
@@ -71,6 +73,21 @@ def ip(candidate: str) -> bool:
     return not address.is_unspecified
 
 
+# Digits with the separators people write them with, then an optional extension ("x123", "ext. 12").
+_PHONE = re.compile(r"(\+?[\d\s().\-/]+?)(?:\s*(?:x|ext\.?|extension)\s*\d{1,6})?", re.IGNORECASE)
+
+
+def phone(candidate: str) -> bool:
+    """A phone number's shape: 7 to 15 digits before any extension (E.164 allows at most 15).
+
+    No stricter check holds across countries, and a few small ones have shorter numbers (Niue's
+    are 4 digits), which this rejects; what it rejects in practice is a postal code, a house
+    number or a span that took a word with it ("063 966-Fax").
+    """
+    match = _PHONE.fullmatch(candidate)
+    return match is not None and 7 <= sum(c.isdigit() for c in match.group(1)) <= 15
+
+
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 
 PATTERNS: tuple[Pattern, ...] = (
@@ -103,7 +120,8 @@ def find_spans(text: str, patterns: Sequence[Pattern] = PATTERNS) -> list[Span]:
 
 
 # Checks for the labels whose written form is fully specified (a standard syntax, a
-# checksum), applied to text the PII model proposes: text that fails is not one of them.
+# checksum), and for phone numbers the shape every one has, applied to text the PII model
+# proposes: text that fails is not one of them.
 # They are the recognizers' validators with the model's context standing in for the search
 # pattern's caution: a 12-digit number the model calls a card (Maestro numbers can be that
 # short) or an IBAN in lower case passes. API keys and tokens come in more shapes than the
@@ -115,6 +133,7 @@ CHECKS: dict[str, Callable[[str], bool]] = {
         re.fullmatch(r"[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}", text) is not None and iban(text)
     ),
     "ip_address": ip,
+    "phone_number": phone,
 }
 
 

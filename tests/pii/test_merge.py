@@ -26,3 +26,11 @@ def test_a_model_span_of_a_checked_label_must_pass_its_recognizer() -> None:
     whole = Span("email", 55, 71, 0.9)  # "ana@example.org." with its full stop
     assert text[whole.start : whole.end] == "ana@example.org."
     assert merge_spans(text, [], [cut, domain, whole]) == [whole]
+
+
+def test_a_model_phone_number_must_have_a_phone_numbers_shape() -> None:
+    text = "Call (555) 123-4567 at 12 Elm St, Springfield 62704."
+    number = Span("phone_number", 5, 19, 0.95)
+    postal_code = Span("phone_number", 46, 51, 0.92)
+    assert text[postal_code.start : postal_code.end] == "62704"
+    assert merge_spans(text, [], [number, postal_code]) == [number]

@@ -56,5 +56,12 @@ def test_a_checked_label_accepts_only_its_whole_valid_form() -> None:
     assert passes_check("payment_card", "630427373399") is False
     assert passes_check("iban", "DE89370400440532013000") is True
     assert passes_check("iban", "de89 3704 0044 0532 0130 00") is True
+    assert passes_check("phone_number", "+44 20 7946 0958") is True
+    assert passes_check("phone_number", "(555) 123-4567") is True
+    assert passes_check("phone_number", "001-434-682-7514x01550") is True  # 13 digits, then the extension
+    assert passes_check("phone_number", "030 1234567 ext. 12") is True
+    assert passes_check("phone_number", "62488") is False  # a postal code
+    assert passes_check("phone_number", "063 966-Fax") is False
+    assert passes_check("phone_number", "+1 234 567 890 123 456") is False  # 16 digits
     assert passes_check("person", "anything") is None  # free text: the model decides
     assert passes_check("api_key", "my-own-key-shape") is None  # more shapes than the patterns know
