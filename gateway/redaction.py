@@ -59,6 +59,30 @@ class Redactor:
         return self._by_value[key]
 
 
+def _one_per_overlap(chosen: Sequence[tuple[Span, Operator]]) -> list[tuple[Span, Operator]]:
+    """Spans that overlap are redacted as one: their union, under the label and operator of the
+    longest (of two as long, the surer), so no character any of them covers is left in the text.
+
+    An address and the postal code in it become the address; a first name scored surer than
+    the full name around it cannot leave the last name standing.
+    """
+    groups: list[list[tuple[Span, Operator]]] = []
+    end = 0  # where the last group's union ends
+    for item in sorted(chosen, key=lambda item: (item[0].start, -item[0].end)):
+        if groups and item[0].start < end:
+            groups[-1].append(item)
+            end = max(end, item[0].end)
+        else:
+            groups.append([item])
+            end = item[0].end
+    resolved = []
+    for group in groups:
+        lead, op = max(group, key=lambda item: (item[0].end - item[0].start, item[0].score))
+        union = Span(lead.label, group[0][0].start, max(span.end for span, _ in group), lead.score)
+        resolved.append((union, op))
+    return resolved
+
+
 def _redact(
     text: str,
     spans: Sequence[Span],
@@ -66,14 +90,9 @@ def _redact(
     replace: Callable[[str, str, Operator], str],
 ) -> str:
     chosen = [(span, op) for span in spans if (op := operator_for(span.label)) is not None]
-    kept: list[tuple[Span, Operator]] = []
-    # Overlaps: the higher score wins, then the longer span.
-    for span, op in sorted(chosen, key=lambda item: (-item[0].score, item[0].start - item[0].end)):
-        if all(span.end <= other.start or span.start >= other.end for other, _ in kept):
-            kept.append((span, op))
     # Replacements are chosen in reading order (placeholders number from the left), then
     # spliced in from the right so earlier offsets stay valid.
-    ordered = sorted(kept, key=lambda item: item[0].start)
+    ordered = _one_per_overlap(chosen)
     replacements = [replace(text[span.start : span.end], span.label, op) for span, op in ordered]
     for (span, _), replacement in zip(reversed(ordered), reversed(replacements), strict=True):
         text = text[: span.start] + replacement + text[span.end :]

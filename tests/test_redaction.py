@@ -43,11 +43,30 @@ def test_only_labels_with_an_operator_are_redacted() -> None:
     assert redacted == "Mail [EMAIL], card 4111111111111111."
 
 
-def test_overlapping_spans_keep_the_surest() -> None:
-    """Of two overlapping spans, the higher score wins; the other is dropped."""
+def test_a_span_inside_another_is_redacted_with_it() -> None:
+    """The longer span's label covers both."""
     person = Span("person", 5, 8, 0.6)  # "ana", inside the email
     redacted = Redactor(b"k").redact(TEXT, [person, EMAIL], lambda label: "mask")
     assert redacted == "Mail [EMAIL], card 4111111111111111."
+
+
+def test_a_surer_span_inside_another_leaves_nothing_of_the_outer_one() -> None:
+    text = "Ship to 12 Elm St, Springfield 62704 for Jean Dupont."
+    address = Span("address", 8, 36, 0.91)
+    postal_code = Span("postal_code", 31, 36, 0.99)
+    full_name = Span("full_name", 41, 52, 0.93)
+    first_name = Span("first_name", 41, 45, 0.99)
+    spans = [postal_code, address, first_name, full_name]
+    redacted = Redactor(b"k").redact(text, spans, lambda label: "placeholder")
+    assert redacted == "Ship to <ADDRESS_1> for <FULL_NAME_1>."
+
+
+def test_partly_overlapping_spans_are_redacted_as_their_union() -> None:
+    text = "Call Jean Dupont now"
+    one, two = Span("person", 0, 9, 0.95), Span("full_name", 5, 16, 0.9)  # "Call Jean", "Jean Dupont"
+    redactor = Redactor(b"k")
+    assert redactor.redact(text, [one, two], lambda label: "placeholder") == "<FULL_NAME_1> now"
+    assert redactor.restore("<FULL_NAME_1> now") == text
 
 
 def test_placeholders_are_consistent_within_a_request() -> None:

@@ -8,7 +8,8 @@ only if its text passes that label's recognizer and validator: the model's near 
 A model phone number must have a phone number's shape (7 to 15 digits and separators): a
 postal code or a number that took the word after it ("063 966-Fax") is dropped.
 Among model spans, overlapping spans of different labels are all kept (a full name is also a
-person); the redactor later picks the longest where they overlap.
+person); the redactor later replaces overlapping spans as one, their union under the longest's
+label (gateway/redaction.py).
 """
 
 from __future__ import annotations
