@@ -1,10 +1,14 @@
 """Recognizers for structured identifiers: a regular expression, then a validator.
 
 A candidate only counts when its validator accepts it (Luhn for card numbers, ISO 7064
-mod 97 for IBANs, the `ipaddress` module for IP addresses), which keeps false positives
-rare. The validators also check the spans the PII model proposes for those labels, and
-`phone` the model's phone numbers (there is no phone recognizer: a run of digits is a phone
-number only in context). Free text PII (names, addresses) needs the PII model, not these.
+mod 97 for IBANs, the `ipaddress` module for IP addresses, the check digit or letter of the
+national and bank identifiers in gateway.pii.identifiers), which keeps false positives rare.
+A bare 9-digit number passes a one-digit check one time in ten or eleven, so the kinds written
+that way (a Dutch BSN, a US routing number) also need their name shortly before them.
+
+Some validators also check the spans the PII model proposes (CHECKS below), and `phone` the
+model's phone numbers (there is no phone recognizer: a run of digits is a phone number only in
+context). Free text PII (names, addresses) needs the PII model, not these.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gateway.findings import Findings, Span
+from gateway.pii.identifiers import aba_routing, bsn, codice_fiscale, dni, nir, us_ssn
 from gateway.policy.model import Stage
 
 __all__ = ["PATTERNS", "Pattern", "find_spans", "passes_check", "pattern_scan"]
@@ -29,6 +34,10 @@ class Pattern:
     regex: re.Pattern[str]
     validate: Callable[[str], bool] | None = None
     score: float = 0.99
+    context: re.Pattern[str] | None = None  # must occur in the CONTEXT_CHARS before a match
+
+
+CONTEXT_CHARS = 40
 
 
 def luhn(candidate: str, shortest: int = 13) -> bool:
@@ -93,18 +102,59 @@ _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 PATTERNS: tuple[Pattern, ...] = (
     Pattern("email", _EMAIL),
     # Not inside a longer token: the digits of an IBAN or a licence number can pass Luhn by chance.
-    Pattern("payment_card", re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])"), luhn),
-    Pattern("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), iban),
-    Pattern("ip_address", re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"), ip),
-    Pattern("ip_address", re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"), ip),
+    # Written whole or in the groups cards print (4-4-4-4, up to 4-4-4-4-3; 4-6-5 and 4-6-4), so
+    # a date and the digits after it in a log line, or a phone number, do not line up as one.
     Pattern(
+        "payment_card",
+        re.compile(
+            r"(?<![\w-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{1,4}(?:\1\d{1,3})?"
+            r"|\d{4}([ -])\d{6}\2\d{4,5})(?![\w-])"
+        ),
+        luhn,
+    ),
+    Pattern("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), iban),
+    # A full stop after the address ends the sentence; one and a digit would make it a longer number.
+    Pattern("ip_address", re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)"), ip),
+    Pattern("ip_address", re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"), ip),
+    Pattern(  # OpenAI, Anthropic, Stripe (secret and restricted), AWS, Google
         "api_key",
         re.compile(
-            r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}"
-            r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|AIza[0-9A-Za-z_-]{35})\b"
+            r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{24,}"
+            r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})\b"
+        ),
+    ),
+    Pattern(  # GitHub personal access tokens, Slack tokens, Google OAuth access tokens
+        "access_token",
+        re.compile(
+            r"\b(?:ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[abposr]-[A-Za-z0-9-]{10,})\b|\bya29\.[\w-]{20,}"
         ),
     ),
     Pattern("access_token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    Pattern("national_id_number", re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"), us_ssn),
+    Pattern(  # France's NIR, spaced as on the carte Vitale or not; 1 or 2 first (3, 4, 7, 8: temporary
+        # numbers, rare, and a 15-digit American Express number opens with 34 or 37)
+        "national_id_number",
+        re.compile(r"(?<!\w)[12] ?\d\d ?\d\d ?(?:\d\d|2[AB]) ?\d{3} ?\d{3} ?\d\d(?!\w)"),
+        nir,
+    ),
+    Pattern("national_id_number", re.compile(r"\b(?:\d{8}|[XYZ]-?\d{7})-?[A-Z]\b"), dni),  # Spain
+    Pattern(  # Italy's codice fiscale; a digit taken by a namesake's code becomes a letter of LMNPQRSTUV
+        "national_id_number",
+        re.compile(r"\b[A-Z]{6}[\dL-NP-V]{2}[A-EHLMPR-T][\dL-NP-V]{2}[A-Z][\dL-NP-V]{3}[A-Z]\b"),
+        codice_fiscale,
+    ),
+    Pattern(
+        "national_id_number",
+        re.compile(r"(?<![\w.-])\d{4}[ .]?\d\d[ .]?\d{3}(?![\w-]|\.\d)"),
+        bsn,
+        context=re.compile(r"(?i)\b(?:bsn|burgerservicenummer|sofi-?nummer)"),
+    ),
+    Pattern(
+        "routing_number",
+        re.compile(r"(?<![\w-])\d{9}(?![\w-])"),
+        aba_routing,
+        context=re.compile(r"(?i)routing|\baba\b|\brtn\b"),
+    ),
 )
 
 
@@ -114,7 +164,11 @@ def find_spans(text: str, patterns: Sequence[Pattern] = PATTERNS) -> list[Span]:
         Span(pattern.label, match.start(), match.end(), pattern.score)
         for pattern in patterns
         for match in pattern.regex.finditer(text)
-        if pattern.validate is None or pattern.validate(match.group())
+        if (pattern.validate is None or pattern.validate(match.group()))
+        and (
+            pattern.context is None
+            or pattern.context.search(text, max(0, match.start() - CONTEXT_CHARS), match.start())
+        )
     ]
     return sorted(spans, key=lambda span: (span.start, -span.end))
 

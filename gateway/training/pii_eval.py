@@ -9,7 +9,8 @@ punctuation from both sides, on:
   per language;
 - presidio-research's synthetic set, for the labels it shares with ours (its labels mapped);
 - zero-shot labels (`split == "zeroshot"`): labels never asked for in training, found from
-  their description alone.
+  their description alone;
+- the recognizers alone on every synthetic text (they are rules: no split is unseen to them).
 Rows "model + recognizers" are what the gateway reports (see gateway/pii/merge.py).
 The threshold is the model's own, chosen on validation texts; nothing is tuned here.
 """
@@ -28,6 +29,7 @@ from gateway.findings import Span
 from gateway.pii import find_spans
 from gateway.pii.merge import merge_spans
 from gateway.pii.model import PiiModel, bundled_pii_dir
+from gateway.pii.patterns import PATTERNS
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT
 
@@ -218,6 +220,24 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
         f"Zero-shot labels ({len(zeroshot)} texts; never asked for in training; model alone)",
         zero,
         list(ZERO_SHOT),
+    )
+
+    recognizer_labels = sorted({pattern.label for pattern in PATTERNS})
+    recognizers = Tally()
+    for record in records:
+        text = record["text"]
+        found = find_spans(text)
+        for label in recognizer_labels:
+            gold = _keys(
+                text, ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label)
+            )
+            predicted = _keys(text, ((s.label, s.start, s.end) for s in found if s.label == label))
+            if gold or predicted:
+                recognizers.add(label, gold, predicted)
+    sections += _table(
+        f"Recognizers alone, on every synthetic text ({len(records)} texts, all splits; rules, nothing trained)",
+        recognizers,
+        sorted(recognizers.counts),
     )
 
     header = [

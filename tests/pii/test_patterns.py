@@ -27,12 +27,36 @@ CASES = [
     ("time 12:30:45", []),
     ("key sk-proj-abcdefghijklmnopqrstuvwxyz0123", [("api_key", "sk-proj-abcdefghijklmnopqrstuvwxyz0123")]),
     ("aws AKIAIOSFODNN7EXAMPLE here", [("api_key", "AKIAIOSFODNN7EXAMPLE")]),
-    ("token ghp_" + "a" * 36, [("api_key", "ghp_" + "a" * 36)]),
+    ("token ghp_" + "a" * 36, [("access_token", "ghp_" + "a" * 36)]),
+    (
+        "slack xoxb-1234567890-abcdefghij, google ya29.a0AfH6SMBx3kQ9zLm2pR7tYw",
+        [("access_token", "xoxb-1234567890-abcdefghij"), ("access_token", "ya29.a0AfH6SMBx3kQ9zLm2pR7tYw")],
+    ),
+    ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc", [("api_key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc")]),
+    ("card 3782 822463 10005 (Amex)", [("payment_card", "3782 822463 10005")]),
+    ("2024-03-09 6082 12 GET /health", []),  # passes Luhn read as one number
+    ("host 192.168.10.4.", [("ip_address", "192.168.10.4")]),
     (
         "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.abcdefghijk",
         [("access_token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.abcdefghijk")],
     ),
     ("a skeleton sk-short", []),
+    ("SSN 138-73-1034, call 555-123-4567", [("national_id_number", "138-73-1034")]),
+    ("SSN 666-73-1034 or 938-59-1842", []),  # never issued: area 666, 900-999
+    ("NIR 1 72 02 32 013 121 26.", [("national_id_number", "1 72 02 32 013 121 26")]),
+    ("NIR 172023201312127", []),  # key off by one
+    ("card 374883521588522", [("payment_card", "374883521588522")]),  # passes the NIR key too
+    (
+        "DNI 52795029R, NIE Y4072500L",
+        [("national_id_number", "52795029R"), ("national_id_number", "Y4072500L")],
+    ),
+    ("DNI 52795029A", []),
+    ("codice fiscale RSSMRA85T10A562S", [("national_id_number", "RSSMRA85T10A562S")]),
+    ("codice fiscale RSSMRA85T10A562T", []),
+    ("mijn BSN is 214035797.", [("national_id_number", "214035797")]),
+    ("ordernummer 214035797", []),  # a valid BSN, but nothing says it is one
+    ("routing number 027066904, account 12345", [("routing_number", "027066904")]),
+    ("invoice 027066904", []),
 ]
 
 
