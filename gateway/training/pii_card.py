@@ -30,9 +30,11 @@ WEAKNESSES = """\
   one joined by punctuation (`name:Ana`) does not.
 - Labels far from anything trained (zero-shot) are found less reliably than trained ones; the
   evaluation reports three labels that were never trained.
-- A capitalized word right before a name is often taken into it or for a name of its own: a
-  request that opens with a verb ("Tell Maria Rossi the meeting moved", "Chiama Giulia Bianchi
-  domani"), or "Es de Enrique Escamilla" / "É de Lara Pinheiro" ("It is from ...").
+- A capitalized word right before a name is sometimes taken into it or for a name of its own:
+  a request that opens with a verb ("Warn Mark Evans about the outage", "Félicite Hugo Laurent
+  pour sa promotion"), or "É de Lara Pinheiro" ("It is from ...").
+- Place names are confused across their labels: a city or a country asked for beside
+  `state_or_region` is often called a region.
 """
 
 
