@@ -35,6 +35,7 @@ class Pattern:
     validate: Callable[[str], bool] | None = None
     score: float = 0.99
     context: re.Pattern[str] | None = None  # must occur in the CONTEXT_CHARS before a match
+    digits: bool = True  # every match holds a digit: a text without one is not searched
 
 
 CONTEXT_CHARS = 40
@@ -100,7 +101,7 @@ def phone(candidate: str) -> bool:
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,24}\b")
 
 PATTERNS: tuple[Pattern, ...] = (
-    Pattern("email", _EMAIL),
+    Pattern("email", _EMAIL, digits=False),
     # Not inside a longer token: the digits of an IBAN or a licence number can pass Luhn by chance.
     # Written whole or in the groups cards print (4-4-4-4, up to 4-4-4-4-3; 4-6-5 and 4-6-4), so
     # a date and the digits after it in a log line, or a phone number, do not line up as one.
@@ -115,21 +116,32 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("iban", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b"), iban),
     # A full stop after the address ends the sentence; one and a digit would make it a longer number.
     Pattern("ip_address", re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)"), ip),
-    Pattern("ip_address", re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"), ip),
+    Pattern(
+        "ip_address",
+        re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"),
+        ip,
+        digits=False,
+    ),
     Pattern(  # OpenAI, Anthropic, Stripe (secret and restricted), AWS, Google
         "api_key",
         re.compile(
             r"\b(?:sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}|[sr]k_(?:live|test)_[A-Za-z0-9]{24,}"
             r"|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})\b"
         ),
+        digits=False,
     ),
     Pattern(  # GitHub personal access tokens, Slack tokens, Google OAuth access tokens
         "access_token",
         re.compile(
             r"\b(?:ghp_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22,}|xox[abposr]-[A-Za-z0-9-]{10,})\b|\bya29\.[\w-]{20,}"
         ),
+        digits=False,
     ),
-    Pattern("access_token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    Pattern(
+        "access_token",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+        digits=False,
+    ),
     Pattern("national_id_number", re.compile(r"(?<![\w-])\d{3}-\d{2}-\d{4}(?![\w-])"), us_ssn),
     Pattern(  # France's NIR, spaced as on the carte Vitale or not; 1 or 2 first (3, 4, 7, 8: temporary
         # numbers, rare, and a 15-digit American Express number opens with 34 or 37)
@@ -142,6 +154,7 @@ PATTERNS: tuple[Pattern, ...] = (
         "national_id_number",
         re.compile(r"\b[A-Z]{6}[\dL-NP-V]{2}[A-EHLMPR-T][\dL-NP-V]{2}[A-Z][\dL-NP-V]{3}[A-Z]\b"),
         codice_fiscale,
+        digits=False,  # a namesake's code can have every digit turned into a letter
     ),
     Pattern(
         "national_id_number",
@@ -158,11 +171,16 @@ PATTERNS: tuple[Pattern, ...] = (
 )
 
 
+_DIGIT = re.compile(r"\d")
+
+
 def find_spans(text: str, patterns: Sequence[Pattern] = PATTERNS) -> list[Span]:
     """Every validated match in `text`, in order of position."""
+    has_digit = _DIGIT.search(text) is not None
     spans = [
         Span(pattern.label, match.start(), match.end(), pattern.score)
         for pattern in patterns
+        if has_digit or not pattern.digits
         for match in pattern.regex.finditer(text)
         if (pattern.validate is None or pattern.validate(match.group()))
         and (

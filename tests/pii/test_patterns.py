@@ -53,6 +53,8 @@ CASES = [
     ("DNI 52795029A", []),
     ("codice fiscale RSSMRA85T10A562S", [("national_id_number", "RSSMRA85T10A562S")]),
     ("codice fiscale RSSMRA85T10A562T", []),
+    # A namesake's code with every digit turned into a letter: found in a text without digits.
+    ("codice fiscale RSSMRAURTMLARSNL", [("national_id_number", "RSSMRAURTMLARSNL")]),
     ("mijn BSN is 214035797.", [("national_id_number", "214035797")]),
     ("ordernummer 214035797", []),  # a valid BSN, but nothing says it is one
     ("routing number 027066904, account 12345", [("routing_number", "027066904")]),
