@@ -93,6 +93,15 @@ def _keys(text: str, spans: Iterable[tuple[str, int, int]]) -> set[tuple[str, in
     return {(label, *_norm(text, s, e)) for label, s, e in spans}
 
 
+def _gold_and_found(
+    record: dict[str, Any], found: Sequence[Span], label: str
+) -> tuple[set[tuple[str, int, int]], set[tuple[str, int, int]]]:
+    """The keys of `record`'s gold spans of `label` and of the `found` spans of `label`."""
+    text = record["text"]
+    gold = _keys(text, ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label))
+    return gold, _keys(text, ((s.label, s.start, s.end) for s in found if s.label == label))
+
+
 class Tally:
     def __init__(self) -> None:
         self.counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
@@ -163,10 +172,7 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
         text = record["text"]
         merged = merge_spans(text, find_spans(text), spans)
         for label in labels:
-            gold = _keys(
-                text, ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label)
-            )
-            predicted = _keys(text, ((s.label, s.start, s.end) for s in merged if s.label == label))
+            gold, predicted = _gold_and_found(record, merged, label)
             if gold or predicted:
                 per_label.add(label, gold, predicted)
                 per_lang.add(record["lang"], gold, predicted)
@@ -209,11 +215,7 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
     zero = Tally()
     for record, spans in zip(zeroshot, predict(model, [r["text"] for r in zeroshot], asked), strict=True):
         for label in ZERO_SHOT:
-            gold = _keys(
-                record["text"],
-                ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label),
-            )
-            predicted = _keys(record["text"], ((s.label, s.start, s.end) for s in spans if s.label == label))
+            gold, predicted = _gold_and_found(record, spans, label)
             if gold or predicted:
                 zero.add(label, gold, predicted)
     sections += _table(
@@ -225,13 +227,9 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
     recognizer_labels = sorted({pattern.label for pattern in PATTERNS})
     recognizers = Tally()
     for record in records:
-        text = record["text"]
-        found = find_spans(text)
+        found = find_spans(record["text"])
         for label in recognizer_labels:
-            gold = _keys(
-                text, ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label)
-            )
-            predicted = _keys(text, ((s.label, s.start, s.end) for s in found if s.label == label))
+            gold, predicted = _gold_and_found(record, found, label)
             if gold or predicted:
                 recognizers.add(label, gold, predicted)
     sections += _table(
