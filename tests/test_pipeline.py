@@ -260,11 +260,13 @@ def test_reload_under_traffic_fails_no_request(
 def test_default_policy_redacts_structured_identifiers(
     settings: Settings, upstream: respx.MockRouter
 ) -> None:
-    """With the bundled policy and recognizers, card numbers, IBANs and keys never reach the model."""
-    route = upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("Paid from <IBAN_1>."))
+    """With the bundled policy and recognizers, card numbers, IBANs, national IDs and keys never
+    reach the model."""
+    reply = chat_body("Paid from <IBAN_1> for <NATIONAL_ID_NUMBER_1>.")
+    route = upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=reply)
     app = create_app(settings, environ={"UPSTREAM_KEY": UPSTREAM_SECRET})
     key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123"
-    prompt = f"Pay with 4111 1111 1111 1111 from DE89370400440532013000 using key {key}"
+    prompt = f"Pay with 4111 1111 1111 1111 from DE89370400440532013000 using key {key} for SSN 138-73-1034"
     with (
         serve_in_thread(app) as url,
         openai.OpenAI(base_url=f"{url}/v1", api_key=CLIENT_KEY, max_retries=0) as sdk,
@@ -272,8 +274,11 @@ def test_default_policy_redacts_structured_identifiers(
         answer = sdk.chat.completions.create(model="small", messages=[{"role": "user", "content": prompt}])
 
     sent = json.loads(route.calls.last.request.content)["messages"][0]["content"]
-    assert sent == "Pay with ***************1111 from <IBAN_1> using key [API_KEY]"
-    assert answer.choices[0].message.content == "Paid from DE89370400440532013000."
+    assert (
+        sent
+        == "Pay with ***************1111 from <IBAN_1> using key [API_KEY] for SSN <NATIONAL_ID_NUMBER_1>"
+    )
+    assert answer.choices[0].message.content == "Paid from DE89370400440532013000 for 138-73-1034."
 
 
 # --- The guard judging the prompt during the upstream call ------------------------------------
