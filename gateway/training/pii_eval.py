@@ -21,7 +21,7 @@ import argparse
 import json
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,24 +89,32 @@ def _norm(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _keys(text: str, spans: Iterable[tuple[str, int, int]]) -> set[tuple[str, int, int]]:
+Keys = set[tuple[str, int, int]]  # (label, start, end) of spans, trimmed
+
+
+def _keys(text: str, spans: Iterable[tuple[str, int, int]]) -> Keys:
     return {(label, *_norm(text, s, e)) for label, s, e in spans}
 
 
-def _gold_and_found(
-    record: dict[str, Any], found: Sequence[Span], label: str
-) -> tuple[set[tuple[str, int, int]], set[tuple[str, int, int]]]:
-    """The keys of `record`'s gold spans of `label` and of the `found` spans of `label`."""
+def _per_label(
+    record: dict[str, Any], found: Sequence[Span], labels: Iterable[str]
+) -> Iterator[tuple[str, Keys, Keys]]:
+    """(label, gold keys, found keys) for each of `labels` that `record`'s gold or `found` holds."""
     text = record["text"]
-    gold = _keys(text, ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label))
-    return gold, _keys(text, ((s.label, s.start, s.end) for s in found if s.label == label))
+    for label in labels:
+        gold = _keys(
+            text, ((s["label"], s["start"], s["end"]) for s in record["spans"] if s["label"] == label)
+        )
+        predicted = _keys(text, ((s.label, s.start, s.end) for s in found if s.label == label))
+        if gold or predicted:
+            yield label, gold, predicted
 
 
 class Tally:
     def __init__(self) -> None:
         self.counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # tp, fp, fn
 
-    def add(self, group: str, gold: set[tuple[str, int, int]], predicted: set[tuple[str, int, int]]) -> None:
+    def add(self, group: str, gold: Keys, predicted: Keys) -> None:
         c = self.counts[group]
         c[0] += len(gold & predicted)
         c[1] += len(predicted - gold)
@@ -171,12 +179,10 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
     for record, spans in zip(heldout, predict(model, [r["text"] for r in heldout], labels), strict=True):
         text = record["text"]
         merged = merge_spans(text, find_spans(text), spans)
-        for label in labels:
-            gold, predicted = _gold_and_found(record, merged, label)
-            if gold or predicted:
-                per_label.add(label, gold, predicted)
-                per_lang.add(record["lang"], gold, predicted)
-                per_lang.add("all languages", gold, predicted)
+        for label, gold, predicted in _per_label(record, merged, labels):
+            per_label.add(label, gold, predicted)
+            per_lang.add(record["lang"], gold, predicted)
+            per_lang.add("all languages", gold, predicted)
     sections += _table(
         f"Held-out synthetic set ({len(heldout)} texts, unseen templates): per language",
         per_lang,
@@ -214,10 +220,8 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
     asked = [*ZERO_SHOT, "person", "email", "expiration_date"]
     zero = Tally()
     for record, spans in zip(zeroshot, predict(model, [r["text"] for r in zeroshot], asked), strict=True):
-        for label in ZERO_SHOT:
-            gold, predicted = _gold_and_found(record, spans, label)
-            if gold or predicted:
-                zero.add(label, gold, predicted)
+        for label, gold, predicted in _per_label(record, spans, ZERO_SHOT):
+            zero.add(label, gold, predicted)
     sections += _table(
         f"Zero-shot labels ({len(zeroshot)} texts; never asked for in training; model alone)",
         zero,
@@ -227,11 +231,8 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
     recognizer_labels = sorted({pattern.label for pattern in PATTERNS})
     recognizers = Tally()
     for record in records:
-        found = find_spans(record["text"])
-        for label in recognizer_labels:
-            gold, predicted = _gold_and_found(record, found, label)
-            if gold or predicted:
-                recognizers.add(label, gold, predicted)
+        for label, gold, predicted in _per_label(record, find_spans(record["text"]), recognizer_labels):
+            recognizers.add(label, gold, predicted)
     sections += _table(
         f"Recognizers alone, on every synthetic text ({len(records)} texts, all splits; rules, nothing trained)",
         recognizers,
