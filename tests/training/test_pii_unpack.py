@@ -1,0 +1,129 @@
+"""A shipped (int8) PII model unpacks into a checkpoint that `pii_train --init` starts from, and
+exporting that checkpoint again gives back the same int8 graphs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+from tokenizers import Tokenizer
+from transformers import BertConfig, BertModel
+
+from gateway.pii.model import bundled_pii_dir
+from gateway.training.pii_train import SpanModel, export, start_from
+from gateway.training.pii_unpack import main, unpack
+
+SHIPPED_TOKENIZER = bundled_pii_dir() / "tokenizer.json"
+# Tracing the one-graph model through transformers' mask code warns, and so does torch about its
+# label indexing; the exporter checks the graph against torch.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning"),
+    pytest.mark.filterwarnings("ignore:Exporting aten..index operator:UserWarning"),
+]
+LAYOUTS = {"one-graph": (False, 0), "last-layer-joined": (True, 1)}
+
+
+def _tokenizer() -> tuple[Tokenizer, int, int]:
+    tokenizer = Tokenizer.from_file(str(SHIPPED_TOKENIZER))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer, tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+
+
+def _export(model: SpanModel, output: Path) -> list[str]:
+    output.mkdir(exist_ok=True)
+    graphs = export(model, *_tokenizer(), output)
+    shutil.copy(SHIPPED_TOKENIZER, output / "tokenizer.json")
+    meta = {"version": "v1", "threshold": 0.5, "descriptions": {}, "weights": "weights.bin"}
+    if model.labels_apart:
+        meta |= {"labels_apart": True, "labels_join": model.labels_join}
+    (output / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    return [g for g in graphs if g.endswith(".onnx")]
+
+
+def _initializers(path: Path) -> dict[str, np.ndarray]:
+    return {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
+
+
+@pytest.fixture(scope="module", params=list(LAYOUTS), ids=list(LAYOUTS))
+def shipped(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[SpanModel, Path, Path, list[str]]:
+    """A small random model on the shipped tokenizer, its base and its exported directory."""
+    base, output = tmp_path_factory.mktemp("base"), tmp_path_factory.mktemp("model")
+    vocabulary = Tokenizer.from_file(str(SHIPPED_TOKENIZER)).get_vocab_size()
+    torch.manual_seed(11)
+    config = BertConfig(
+        vocab_size=vocabulary,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(base)
+    shutil.copy(SHIPPED_TOKENIZER, base / "tokenizer.json")
+    labels_apart, labels_join = LAYOUTS[request.param]
+    model = SpanModel(base, labels_apart=labels_apart, labels_join=labels_join)
+    with torch.no_grad():  # as after training: no two tensors alike, biases not zero
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    return model, base, output, _export(model, output)
+
+
+def test_every_weight_comes_back_within_its_int8_step(
+    shipped: tuple[SpanModel, Path, Path, list[str]], tmp_path: Path
+) -> None:
+    model, base, directory, _ = shipped
+    recipe = unpack(directory, base, tmp_path / "checkpoint.pt")
+    assert recipe["version"] == "v1"
+    assert recipe["labels_apart"] is model.labels_apart
+    unpacked = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"]
+    original = model.state_dict()
+    assert set(unpacked) == set(original)
+    for name, value in original.items():
+        if value.dtype != torch.float32:
+            continue
+        # Matrices are int8 (embeddings uint8, over their range): within a step of the grid.
+        step = float(value.max() - value.min()) / 127 if value.ndim == 2 else 0.0
+        assert torch.allclose(unpacked[name], value, atol=step), name
+    assert torch.equal(unpacked["bias"], original["bias"])  # vectors stay float
+
+
+def test_exporting_the_unpacked_checkpoint_gives_the_same_int8_graphs(
+    shipped: tuple[SpanModel, Path, Path, list[str]], tmp_path: Path
+) -> None:
+    model, base, directory, graphs = shipped
+    unpack(directory, base, tmp_path / "checkpoint.pt")
+    again = SpanModel(base, labels_apart=model.labels_apart, labels_join=model.labels_join)
+    assert start_from(again, tmp_path / "checkpoint.pt", base)["version"] == "v1"
+    assert _export(again, tmp_path / "again") == graphs
+    for graph in graphs:
+        first, second = _initializers(directory / graph), _initializers(tmp_path / "again" / graph)
+        assert set(first) == set(second)
+        for name, value in first.items():
+            if value.dtype in (np.int8, np.uint8):
+                assert np.array_equal(value, second[name]), name
+            else:
+                np.testing.assert_allclose(second[name], value, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_a_base_with_another_vocabulary_is_refused(
+    shipped: tuple[SpanModel, Path, Path, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, base, directory, _ = shipped
+    other = tmp_path / "other"
+    shutil.copytree(base, other)
+    (other / "tokenizer.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(["--model", str(directory), "--base", str(other), "--output", str(tmp_path / "c.pt")])
+    assert "another tokenizer.json" in capsys.readouterr().err
+    assert not (tmp_path / "c.pt").exists()
+    with pytest.raises(SystemExit):
+        main(["--model", str(tmp_path), "--base", str(base), "--output", str(tmp_path / "c.pt")])
+    assert "holds no pii.json" in capsys.readouterr().err
