@@ -65,6 +65,28 @@ def _shown(path: str) -> str:
     return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else path
 
 
+def _started_from(training: dict[str, Any], base_flag: str) -> str:
+    """How the weights a run started from (`--init`) were made: a first run's kept checkpoint,
+    or a shipped model read back by pii_unpack (and then how that model was trained, in turn)."""
+    first = training["init_recipe"]
+    if "unpacked_from" not in first:
+        return (
+            "\nIt starts from the weights of a first run (`--init`), the checkpoint kept by `python -m"
+            f" gateway.training.pii_train --data {_shown(first['data'])} --output {Path(training['init']).parent}"
+            f"{PII.flags(first)}{apart_flags(first)}{base_flag} --keep-checkpoint`."
+        )
+    earlier = first["training"]
+    flags = PII.flags(earlier) + apart_flags(first) + (" --phrasings" if earlier.get("phrasings") else "")
+    flags += base_flag + (f" --init {earlier['init']}" if "init" in earlier else "")
+    return (
+        f"\nIt starts from the weights of model {first['version']} (`--init`), read back from its int8"
+        f" graphs by `python -m gateway.training.pii_unpack --model {first['unpacked_from']} --base"
+        f" {first['base']} --output {training['init']}`. That model was trained by `python -m"
+        f" gateway.training.pii_train --data {_shown(earlier['data'])} --output {first['unpacked_from']}{flags}`."
+        + (_started_from(earlier, base_flag) if "init" in earlier else "")
+    )
+
+
 def write_card(directory: Path) -> Path:
     meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
     training = meta["training"]
@@ -89,16 +111,12 @@ def write_card(directory: Path) -> Path:
     apart = bool(meta.get("labels_apart"))
     join = int(meta.get("labels_join", 0))
     flags += apart_flags(meta)
+    flags += " --phrasings" if training.get("phrasings") else ""
     base_flag = f" --base {training['base']}" if "base" in training else ""
     flags += base_flag
     if "init" in training:
-        first = training["init_recipe"]
         flags += f" --init {training['init']}"
-        where += (
-            "\nIt starts from the weights of a first run (`--init`), the checkpoint kept by `python -m"
-            f" gateway.training.pii_train --data {_shown(first['data'])} --output {Path(training['init']).parent}"
-            f"{PII.flags(first)}{apart_flags(first)}{base_flag} --keep-checkpoint`."
-        )
+        where += _started_from(training, base_flag)
     if "base" in training:
         where += f"\nThe base directory is written by `{training['base_command']}` (needs the same extra)."
     card = f"""# Shieldgate PII model, version {meta["version"]}
@@ -127,7 +145,7 @@ trained on. Labels never asked for in training (zero-shot): {", ".join(meta["zer
 
 `python -m gateway.training.pii_train --data {_shown(training.get("data", "build/pii.jsonl"))} --output gateway/models/pii{flags}` (needs
 `pip install -e '.[train]'`): each text asked for the labels it carries (each kept with
-probability 0.9) and 3 to 16 it does not carry, in random order, described in words or by name;
+probability 0.9) and 3 to 16 it does not carry, in random order, described in words or by name{" (the words sometimes one of its other phrasings, `pii_templates.PHRASINGS`)" if training.get("phrasings") else ""};
 binary cross-entropy on begin/inside, positives weighted 5x; AdamW, lr {training["lr"]},
 {training["epochs"]} epochs, batch {training["batch_size"]}; ONNX export (opset 17), `quantize_dynamic` to int8.
 {where}

@@ -6,7 +6,8 @@ Base encoder: all-MiniLM-L6-v2 (the guard's), or the directory given with `--bas
 example the multilingual one `gateway.training.e5_base` writes). Inputs are built by the runtime's own
 `encode_window`, so training and serving read texts identically. Each training text is asked
 for the labels it carries (each kept with probability 0.9) and for random labels it does not
-carry, in random order, and sometimes by the label's name instead of its description. Labels in
+carry, in random order, and sometimes by the label's name instead of its description (with
+`--phrasings`, sometimes by another phrasing of it, `pii_templates.PHRASINGS`). Labels in
 `pii_data.ZERO_SHOT` are never asked for. The decision threshold is chosen on a validation
 tenth of the training texts. A checkpoint is written at the end of every epoch; `--resume`
 continues an interrupted run from it.
@@ -56,7 +57,7 @@ from gateway.training.guard_train import base_config, base_model_dir
 from gateway.training.onnx_share import WEIGHTS, share_weights
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT
-from gateway.training.pii_templates import DESCRIPTIONS
+from gateway.training.pii_templates import DESCRIPTIONS, PHRASINGS
 from gateway.training.recipes import PII, add_training_arguments
 
 PROJECTION = 128
@@ -174,8 +175,14 @@ def ask(record: dict[str, Any], rng: random.Random) -> list[str]:
     return asked
 
 
-def describe(label: str, rng: random.Random) -> str:
-    return DESCRIPTIONS[label] if rng.random() < 0.8 else label.replace("_", " ")
+def describe(label: str, rng: random.Random, phrasings: bool = False) -> str:
+    """The words `label` is asked for by: its description, else its name (a fifth of the time);
+    with `phrasings`, a fifth of the time one of its other phrasings instead of the description."""
+    if rng.random() >= 0.8:
+        return label.replace("_", " ")
+    if phrasings and rng.random() < 0.25:
+        return rng.choice(PHRASINGS[label])
+    return DESCRIPTIONS[label]
 
 
 def examples(
@@ -293,6 +300,11 @@ def main(argv: list[str] | None = None) -> None:
         help="start from this earlier run's weights (its checkpoint.pt, same base) instead of the base's",
     )
     parser.add_argument(
+        "--phrasings",
+        action="store_true",
+        help="ask for a label by one of its other phrasings (pii_templates.PHRASINGS) a fifth of the time",
+    )
+    parser.add_argument(
         "--keep-checkpoint",
         action="store_true",
         help="keep OUTPUT/checkpoint.pt after the export (for a later run's --init)",
@@ -337,6 +349,7 @@ def main(argv: list[str] | None = None) -> None:
         "lr": args.lr,
         "seed": args.seed,
         **apart(args),
+        **({"phrasings": True} if args.phrasings else {}),
         **({"init": str(args.init)} if args.init else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
@@ -354,7 +367,8 @@ def main(argv: list[str] | None = None) -> None:
             batch = []
             for record in train_records[start : start + args.batch_size]:
                 labels = ask(record, rng)
-                batch += examples(record, labels, [describe(lab, rng) for lab in labels], tokenizer, cls, sep)
+                words = [describe(label, rng, args.phrasings) for label in labels]
+                batch += examples(record, labels, words, tokenizer, cls, sep)
             tensors = {name: tensor.to(args.device) for name, tensor in collate(batch).items()}
             targets, known = tensors.pop("targets"), tensors.pop("known")
             logits = model(**tensors)
@@ -395,6 +409,7 @@ def main(argv: list[str] | None = None) -> None:
             "batch_size": args.batch_size,
             "lr": args.lr,
             "seed": args.seed,
+            **({"phrasings": True} if args.phrasings else {}),
             "device": torch.device(args.device).type,
             **(
                 {"base": str(args.base), "base_command": config["shieldgate_command"]}

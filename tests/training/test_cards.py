@@ -110,6 +110,60 @@ def test_a_pii_model_whose_labels_join_the_text_at_the_end_says_how_many_layers(
     assert "Except in the last layer: there labels and text read each other" in card
 
 
+def test_a_pii_model_trained_with_other_phrasings_says_so(tmp_path: Path) -> None:
+    from gateway.pii.model import bundled_pii_dir
+    from gateway.training import pii_card
+
+    directory = tmp_path / "pii"
+    shutil.copytree(bundled_pii_dir(), directory)
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    assert "--phrasings" not in pii_card.write_card(directory).read_text(encoding="utf-8")
+    meta["training"]["phrasings"] = True
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    assert " --labels-apart --labels-join 1 --phrasings --base " in card
+    assert "one of its other phrasings, `pii_templates.PHRASINGS`" in card
+
+
+def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_first(tmp_path: Path) -> None:
+    from gateway.pii.model import bundled_pii_dir
+    from gateway.training import pii_card
+
+    directory = tmp_path / "pii"
+    shutil.copytree(bundled_pii_dir(), directory)
+    shipped = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    meta = json.loads(json.dumps(shipped))
+    meta["training"].update(
+        epochs=4,
+        phrasings=True,
+        init="build/pii-shipped/checkpoint.pt",
+        init_recipe={  # as pii_unpack records it
+            "unpacked_from": "gateway/models/pii",
+            "version": shipped["version"],
+            "base": "build/base-e5",
+            "labels_apart": True,
+            "labels_join": 1,
+            "training": shipped["training"],
+        },
+    )
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    assert " --phrasings --base build/base-e5 --init build/pii-shipped/checkpoint.pt`" in card
+    assert (
+        f"It starts from the weights of model {shipped['version']} (`--init`), read back from its int8 graphs"
+        " by `python -m gateway.training.pii_unpack --model gateway/models/pii --base build/base-e5"
+        " --output build/pii-shipped/checkpoint.pt`."
+    ) in card
+    earlier = shipped["training"]
+    assert (
+        f"That model was trained by `python -m gateway.training.pii_train --data {earlier['data']} --output"
+        " gateway/models/pii --epochs 4 --labels-apart --labels-join 1 --base build/base-e5"
+        f" --init {earlier['init']}`."
+    ) in card
+    first = earlier["init_recipe"]["data"]
+    assert f"the checkpoint kept by `python -m gateway.training.pii_train --data {first} " in card
+
+
 def test_a_pii_model_started_from_another_runs_weights_gives_both_commands(tmp_path: Path) -> None:
     from gateway.pii.model import bundled_pii_dir
     from gateway.training import pii_card

@@ -143,3 +143,29 @@ def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
     assert start_from(SpanModel(copy), checkpoint, copy) == recipe
     with pytest.raises(SystemExit, match="does not exist"):
         start_from(SpanModel(base), tmp_path / "none.pt", base)
+
+
+
+def test_phrasings_ask_for_a_trained_label_in_other_words_and_leave_the_default_draws_alone() -> None:
+    import random
+
+    from gateway.training.pii_data import ZERO_SHOT
+    from gateway.training.pii_templates import PHRASINGS
+    from gateway.training.pii_train import TRAINABLE, describe
+
+    assert set(PHRASINGS) == set(TRAINABLE)  # every trained label, no zero-shot one
+    zero_shot_words = {"passport", "routing", "recovery"}
+    assert zero_shot_words <= {w for label in ZERO_SHOT for w in DESCRIPTIONS[label].split()}
+    assert not [p for ps in PHRASINGS.values() for p in ps if zero_shot_words & set(p.lower().split())]
+
+    plain = [describe("phone_number", random.Random(seed)) for seed in range(300)]
+    assert set(plain) == {"phone number"}  # its description and its name are the same words
+    phrased = [describe("phone_number", random.Random(seed), phrasings=True) for seed in range(300)]
+    assert set(phrased) <= {"phone number", *PHRASINGS["phone_number"]}
+    assert 25 < sum(w != "phone number" for w in phrased) < 95  # about a fifth of 300
+    # Without phrasings a label takes one draw, as before, so a run's later draws do not move.
+    described, counted = random.Random(9), random.Random(9)
+    for label in TRAINABLE:
+        describe(label, described)
+        counted.random()
+    assert described.random() == counted.random()
