@@ -34,7 +34,8 @@ WEAKNESSES = """\
   a request that opens with a verb ("Warn Mark Evans about the outage", "Félicite Hugo Laurent
   pour sa promotion"), or "É de Lara Pinheiro" ("It is from ...").
 - Place names are confused across their labels: a city or a country asked for beside
-  `state_or_region` is often called a region.
+  `state_or_region` is often called a region, and a city named in running text, outside an
+  address ("moved from Leiria to Lisbon last year"), is often missed.
 """
 
 
@@ -65,13 +66,13 @@ def _shown(path: str) -> str:
     return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else path
 
 
-def _started_from(training: dict[str, Any], base_flag: str) -> str:
+def _started_from(training: dict[str, Any], base_flag: str, subject: str = "It") -> str:
     """How the weights a run started from (`--init`) were made: a first run's kept checkpoint,
     or a shipped model read back by pii_unpack (and then how that model was trained, in turn)."""
     first = training["init_recipe"]
     if "unpacked_from" not in first:
         return (
-            "\nIt starts from the weights of a first run (`--init`), the checkpoint kept by `python -m"
+            f"\n{subject} starts from the weights of a first run (`--init`), the checkpoint kept by `python -m"
             f" gateway.training.pii_train --data {_shown(first['data'])} --output {Path(training['init']).parent}"
             f"{PII.flags(first)}{apart_flags(first)}{base_flag} --keep-checkpoint`."
         )
@@ -79,11 +80,11 @@ def _started_from(training: dict[str, Any], base_flag: str) -> str:
     flags = PII.flags(earlier) + apart_flags(first) + (" --phrasings" if earlier.get("phrasings") else "")
     flags += base_flag + (f" --init {earlier['init']}" if "init" in earlier else "")
     return (
-        f"\nIt starts from the weights of model {first['version']} (`--init`), read back from its int8"
+        f"\n{subject} starts from the weights of model {first['version']} (`--init`), read back from its int8"
         f" graphs by `python -m gateway.training.pii_unpack --model {first['unpacked_from']} --base"
         f" {first['base']} --output {training['init']}`. That model was trained by `python -m"
         f" gateway.training.pii_train --data {_shown(earlier['data'])} --output {first['unpacked_from']}{flags}`."
-        + (_started_from(earlier, base_flag) if "init" in earlier else "")
+        + (_started_from(earlier, base_flag, "That model") if "init" in earlier else "")
     )
 
 

@@ -31,6 +31,7 @@ import torch
 from onnx import numpy_helper
 
 from gateway.pii.model import check_pii_dir
+from gateway.training.pii_train import SpanModel
 
 __all__ = ["main", "unpack", "weights_of"]
 
@@ -94,8 +95,6 @@ def weights_of(graph_path: Path, names: Collection[str]) -> dict[str, np.ndarray
 def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
     """Write `output`, a checkpoint `pii_train --init` reads, from the model in `model_dir`;
     returns its recipe. ValueError when the base cannot hold the model."""
-    from gateway.training.pii_train import SpanModel
-
     meta = check_pii_dir(model_dir)
     if (base / "tokenizer.json").read_bytes() != (model_dir / "tokenizer.json").read_bytes():
         raise ValueError(f"{base} has another tokenizer.json than {model_dir}: not the model's base")

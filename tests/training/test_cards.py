@@ -131,37 +131,48 @@ def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_f
 
     directory = tmp_path / "pii"
     shutil.copytree(bundled_pii_dir(), directory)
-    shipped = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
-    meta = json.loads(json.dumps(shipped))
+    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    base = {"base": "build/base-e5", "batch_size": 16, "lr": 1e-4, "seed": 7}
+    first = {"data": "build/pii-first.jsonl", "epochs": 15, **base}
+    second = {  # the earlier model's pii.json "training", itself started from a first run
+        "data": "build/pii.jsonl",
+        "epochs": 4,
+        **base,
+        "init": "build/pii-full/checkpoint.pt",
+        "init_recipe": first,
+    }
+    meta.update(labels_apart=True, labels_join=1)
     meta["training"].update(
         epochs=4,
         phrasings=True,
         init="build/pii-shipped/checkpoint.pt",
         init_recipe={  # as pii_unpack records it
             "unpacked_from": "gateway/models/pii",
-            "version": shipped["version"],
+            "version": "0123456789ab",
             "base": "build/base-e5",
             "labels_apart": True,
             "labels_join": 1,
-            "training": shipped["training"],
+            "training": second,
         },
     )
     (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
     card = pii_card.write_card(directory).read_text(encoding="utf-8")
     assert " --phrasings --base build/base-e5 --init build/pii-shipped/checkpoint.pt`" in card
     assert (
-        f"It starts from the weights of model {shipped['version']} (`--init`), read back from its int8 graphs"
+        "It starts from the weights of model 0123456789ab (`--init`), read back from its int8 graphs"
         " by `python -m gateway.training.pii_unpack --model gateway/models/pii --base build/base-e5"
         " --output build/pii-shipped/checkpoint.pt`."
     ) in card
-    earlier = shipped["training"]
     assert (
-        f"That model was trained by `python -m gateway.training.pii_train --data {earlier['data']} --output"
+        "That model was trained by `python -m gateway.training.pii_train --data build/pii.jsonl --output"
         " gateway/models/pii --epochs 4 --labels-apart --labels-join 1 --base build/base-e5"
-        f" --init {earlier['init']}`."
+        " --init build/pii-full/checkpoint.pt`."
     ) in card
-    first = earlier["init_recipe"]["data"]
-    assert f"the checkpoint kept by `python -m gateway.training.pii_train --data {first} " in card
+    assert (
+        "That model starts from the weights of a first run (`--init`), the checkpoint kept by `python -m"
+        " gateway.training.pii_train --data build/pii-first.jsonl --output build/pii-full"
+        " --base build/base-e5 --keep-checkpoint`."
+    ) in card
 
 
 def test_a_pii_model_started_from_another_runs_weights_gives_both_commands(tmp_path: Path) -> None:

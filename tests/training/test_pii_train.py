@@ -145,7 +145,6 @@ def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
         start_from(SpanModel(base), tmp_path / "none.pt", base)
 
 
-
 def test_phrasings_ask_for_a_trained_label_in_other_words_and_leave_the_default_draws_alone() -> None:
     import random
 
