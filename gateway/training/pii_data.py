@@ -23,7 +23,7 @@ import random
 import string
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -423,6 +423,18 @@ def build(seed: int, per_language: int) -> list[dict[str, Any]]:
         record["spans"] = [{"label": label, "start": s, "end": e} for label, s, e in record["spans"]]
     rng.shuffle(records)
     return records
+
+
+def split_validation(
+    records: Sequence[dict[str, Any]], rng: random.Random
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The training texts of `records`, shuffled by `rng`, as (training, validation): the
+    validation tenth is held back from training, for the threshold (pii_train) and the
+    evaluation's per-format table (pii_eval), which draw it with the run's seed alike."""
+    train = [r for r in records if r["split"] == "train"]
+    rng.shuffle(train)
+    cut = len(train) // 10
+    return train[cut:], train[:cut]
 
 
 def with_fixed_string_hashing(module: str, argv: list[str] | None) -> None:

@@ -56,7 +56,7 @@ from gateway.training.checkpoint import (
 from gateway.training.guard_train import base_config, base_model_dir
 from gateway.training.onnx_share import WEIGHTS, share_weights
 from gateway.training.pii_card import write_card
-from gateway.training.pii_data import ZERO_SHOT
+from gateway.training.pii_data import ZERO_SHOT, split_validation
 from gateway.training.pii_templates import DESCRIPTIONS, PHRASINGS
 from gateway.training.recipes import PII, add_training_arguments
 
@@ -314,10 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     records = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines()]
-    train_records = [r for r in records if r["split"] == "train"]
-    rng.shuffle(train_records)
-    cut = len(train_records) // 10
-    validation, train_records = train_records[:cut], train_records[cut:]
+    train_records, validation = split_validation(records, rng)
     base = args.base or base_model_dir()
     tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
     tokenizer.no_truncation()

@@ -14,6 +14,7 @@ def _record(text: str, split: str, spans: list[tuple[str, str]]) -> dict[str, ob
         "text": text,
         "lang": "en",
         "split": split,
+        "format": "sentence",
         "spans": [{"label": label, "start": text.index(value), "end": text.index(value) + len(value)}
                   for label, value in spans],
     }  # fmt: skip
@@ -28,6 +29,7 @@ def test_the_report_has_every_table_and_scores_the_recognizers_alone(tmp_path: P
         _record("Hi, I'm Ana Lopez and my email is ana@example.com.", "heldout",
                 [("person", "Ana Lopez"), ("email", "ana@example.com")]),
         _record("Your passport AB1234567 expires soon.", "zeroshot", [("passport_number", "AB1234567")]),
+        *(_record(f"Call Marta Rossi, ticket {n}.", "train", [("person", "Marta Rossi")]) for n in range(7)),
     ]  # fmt: skip
     data = tmp_path / "pii.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -46,9 +48,10 @@ def test_the_report_has_every_table_and_scores_the_recognizers_alone(tmp_path: P
 
     for title in (
         "Held-out synthetic set (1 texts",
+        "Validation texts (1 texts of the training templates that training held back",
         "presidio-research synthetic set (1 texts)",
         "Zero-shot labels (1 texts",
-        "Recognizers alone, on every synthetic text (5 texts",
+        "Recognizers alone, on every synthetic text (12 texts",
     ):
         assert title in report  # fmt: skip
     recognizers = report[report.index("Recognizers alone") :]
@@ -56,3 +59,5 @@ def test_the_report_has_every_table_and_scores_the_recognizers_alone(tmp_path: P
     assert "| email | 2 | 1.000 | 1.000 | 1.000 |" in recognizers
     presidio_rows = report[report.index("presidio-research synthetic set (1 texts)") :]
     assert "| email | 1 | 1.000 | 1.000 | 1.000 |" in presidio_rows
+    validation = report[report.index("Validation texts") : report.index("presidio-research")]
+    assert "| all formats | 1 |" in validation  # one of the ten training texts, its one span
