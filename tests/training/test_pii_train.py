@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 from tokenizers import Tokenizer
-from transformers import BertConfig, BertModel
 
 from gateway.pii.model import PiiModel, bundled_pii_dir, text_window
 from gateway.training.pii_templates import DESCRIPTIONS
 from gateway.training.pii_train import SpanModel, collate, examples, export
+from tests.training.tiny import tiny_base
 
 TEXT = "Anna Schmidt lives at Hauptstr. 5, 10115 Berlin, anna@example.org."
 LABELS = {"person": "person name", "city": "city", "email": "email address"}
@@ -29,16 +29,7 @@ def exported(
     `request.param` last layers), and its exported directory."""
     base, output = tmp_path_factory.mktemp("base"), tmp_path_factory.mktemp("model")
     tokenizer_file = bundled_pii_dir() / "tokenizer.json"
-    vocabulary = Tokenizer.from_file(str(tokenizer_file)).get_vocab_size()
-    torch.manual_seed(5)
-    config = BertConfig(
-        vocab_size=vocabulary,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(base)
+    tiny_base(base, seed=5)
     model = SpanModel(base, labels_apart=True, labels_join=request.param)
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.no_truncation()

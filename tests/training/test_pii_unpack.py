@@ -13,11 +13,11 @@ import pytest
 import torch
 from onnx import numpy_helper
 from tokenizers import Tokenizer
-from transformers import BertConfig, BertModel
 
 from gateway.pii.model import bundled_pii_dir
 from gateway.training.pii_train import SpanModel, export, start_from
 from gateway.training.pii_unpack import main, unpack
+from tests.training.tiny import tiny_base
 
 SHIPPED_TOKENIZER = bundled_pii_dir() / "tokenizer.json"
 # Tracing the one-graph model through transformers' mask code warns, and so does torch about its
@@ -57,16 +57,7 @@ def shipped(
 ) -> tuple[SpanModel, Path, Path, list[str]]:
     """A small random model on the shipped tokenizer, its base and its exported directory."""
     base, output = tmp_path_factory.mktemp("base"), tmp_path_factory.mktemp("model")
-    vocabulary = Tokenizer.from_file(str(SHIPPED_TOKENIZER)).get_vocab_size()
-    torch.manual_seed(11)
-    config = BertConfig(
-        vocab_size=vocabulary,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(base)
+    tiny_base(base, seed=11)
     shutil.copy(SHIPPED_TOKENIZER, base / "tokenizer.json")
     labels_apart, labels_join = LAYOUTS[request.param]
     model = SpanModel(base, labels_apart=labels_apart, labels_join=labels_join)
