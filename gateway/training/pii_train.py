@@ -57,6 +57,7 @@ from gateway.training.guard_train import base_config, base_model_dir
 from gateway.training.onnx_share import WEIGHTS, share_weights
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT, split_validation
+from gateway.training.pii_eval import choose_threshold
 from gateway.training.pii_templates import DESCRIPTIONS, PHRASINGS
 from gateway.training.recipes import PII, add_training_arguments
 
@@ -418,8 +419,6 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    from gateway.training.pii_eval import choose_threshold
-
     meta["threshold"], f1 = choose_threshold(args.output, validation)
     meta["validation_f1"] = f1
     (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
