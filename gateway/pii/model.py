@@ -47,6 +47,7 @@ __all__ = [
     "encode_prefix",
     "encode_window",
     "from_capital",
+    "graph_files",
     "load_pii_model",
     "text_windows",
     "whole_words",
@@ -117,6 +118,12 @@ def text_window(text: Encoding, token_range: tuple[int, int], sep: int) -> Windo
     return Window(ids, [1] * len(ids), np.zeros((0, len(ids)), np.float32), 0, list(text.offsets[start:end]))
 
 
+def graph_files(meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The graphs a model directory with pii.json `meta` holds: labels.onnx and text.onnx for a
+    labels-apart model, else pii.onnx."""
+    return ("labels.onnx", "text.onnx") if meta.get("labels_apart") else ("pii.onnx",)
+
+
 def check_pii_dir(directory: Path) -> dict[str, Any]:
     """`directory`'s pii.json; ValueError naming the files it lacks to be a PII model (its
     graphs: pii.onnx, or labels.onnx and text.onnx for a labels-apart model; the file their
@@ -124,7 +131,7 @@ def check_pii_dir(directory: Path) -> dict[str, Any]:
     if not (directory / "pii.json").is_file():
         raise ValueError(f"{directory} holds no pii.json")
     meta: dict[str, Any] = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
-    graphs = ("labels.onnx", "text.onnx") if meta.get("labels_apart") else ("pii.onnx",)
+    graphs = graph_files(meta)
     weights = (meta["weights"],) if "weights" in meta else ()
     missing = [name for name in (*graphs, *weights, "tokenizer.json") if not (directory / name).is_file()]
     if missing:

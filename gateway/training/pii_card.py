@@ -59,6 +59,12 @@ def apart_flags(record: dict[str, Any]) -> str:
     return " --labels-apart" + (f" --labels-join {join}" if join else "")
 
 
+def _run_flags(layout: dict[str, Any], training: dict[str, Any]) -> str:
+    """The flags beyond the schedule that rebuild a run: its layout (`apart_flags` of the pii.json
+    or recipe that records it) and `--phrasings` when `training` (its recipe) used them."""
+    return apart_flags(layout) + (" --phrasings" if training.get("phrasings") else "")
+
+
 def _shown(path: str) -> str:
     """`path` as a command line in the repository gives it: relative to the working directory
     when it is below it (a checkpoint records its data's absolute path)."""
@@ -74,11 +80,11 @@ def _started_from(training: dict[str, Any], base_flag: str, subject: str = "It")
         return (
             f"\n{subject} starts from the weights of a first run (`--init`), the checkpoint kept by `python -m"
             f" gateway.training.pii_train --data {_shown(first['data'])} --output {Path(training['init']).parent}"
-            f"{PII.flags(first)}{apart_flags(first)}{base_flag} --keep-checkpoint`."
+            f"{PII.flags(first)}{_run_flags(first, first)}{base_flag} --keep-checkpoint`."
         )
     earlier = first["training"]
-    flags = PII.flags(earlier) + apart_flags(first) + (" --phrasings" if earlier.get("phrasings") else "")
-    flags += base_flag + (f" --init {earlier['init']}" if "init" in earlier else "")
+    flags = PII.flags(earlier) + _run_flags(first, earlier) + base_flag
+    flags += f" --init {earlier['init']}" if "init" in earlier else ""
     return (
         f"\n{subject} starts from the weights of model {first['version']} (`--init`), read back from its int8"
         f" graphs by `python -m gateway.training.pii_unpack --model {first['unpacked_from']} --base"
@@ -111,8 +117,7 @@ def write_card(directory: Path) -> Path:
     flags += device_flag
     apart = bool(meta.get("labels_apart"))
     join = int(meta.get("labels_join", 0))
-    flags += apart_flags(meta)
-    flags += " --phrasings" if training.get("phrasings") else ""
+    flags += _run_flags(meta, training)
     base_flag = f" --base {training['base']}" if "base" in training else ""
     flags += base_flag
     if "init" in training:

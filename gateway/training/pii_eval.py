@@ -33,7 +33,7 @@ from typing import Any
 from gateway.findings import Span
 from gateway.pii import find_spans
 from gateway.pii.merge import merge_spans
-from gateway.pii.model import PiiModel, bundled_pii_dir
+from gateway.pii.model import PiiModel, bundled_pii_dir, check_pii_dir
 from gateway.pii.patterns import PATTERNS
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT, split_validation
@@ -195,9 +195,7 @@ def evaluate(model: PiiModel, data: Path, eval_dir: Path) -> str:
     )
     sections += _table("Held-out synthetic set: per label", per_label, sorted(per_label.counts))
 
-    seed = (
-        json.loads((model.directory / "pii.json").read_text(encoding="utf-8")).get("training", {}).get("seed")
-    )
+    seed = check_pii_dir(model.directory).get("training", {}).get("seed")
     if seed is not None:
         _, validation = split_validation(records, random.Random(seed))
         per_format = Tally()

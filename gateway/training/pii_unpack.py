@@ -30,7 +30,7 @@ import onnx
 import torch
 from onnx import numpy_helper
 
-from gateway.pii.model import check_pii_dir
+from gateway.pii.model import check_pii_dir, graph_files
 from gateway.training.pii_train import SpanModel
 
 __all__ = ["main", "unpack", "weights_of"]
@@ -53,6 +53,9 @@ def weights_of(graph_path: Path, names: Collection[str]) -> dict[str, np.ndarray
         for name in node.input:
             consumers[name].append(node)
 
+    def name_of(initializer: str) -> str:
+        return initializer.removeprefix(PREFIX)
+
     def bias_after(node: onnx.NodeProto) -> str:
         """The bias initializer of the first Add downstream of `node`, through casts and scales."""
         frontier = list(node.output)
@@ -67,9 +70,6 @@ def weights_of(graph_path: Path, names: Collection[str]) -> dict[str, np.ndarray
                 if consumer.op_type in PASS_THROUGH | {"Add"}:
                     frontier += consumer.output
         raise ValueError(f"{graph_path}: no bias follows {node.name}; not a graph pii_train exported")
-
-    def name_of(initializer: str) -> str:
-        return initializer.removeprefix(PREFIX)
 
     def dequantized(stem: str) -> np.ndarray:
         q = values[stem + QUANTIZED].astype(np.float32)
@@ -100,10 +100,9 @@ def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
         raise ValueError(f"{base} has another tokenizer.json than {model_dir}: not the model's base")
     labels_apart, labels_join = bool(meta.get("labels_apart", False)), int(meta.get("labels_join", 0))
     model = SpanModel(base, labels_apart=labels_apart, labels_join=labels_join)
-    graphs = ("labels.onnx", "text.onnx") if labels_apart else ("pii.onnx",)
     state = model.state_dict()
     weights: dict[str, np.ndarray] = {}
-    for graph in graphs:
+    for graph in graph_files(meta):
         weights.update(weights_of(model_dir / graph, set(state)))
     missing = sorted(set(state) - set(weights) - {"encoder.embeddings.position_ids"})
     unknown = sorted(set(weights) - set(state))
