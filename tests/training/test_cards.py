@@ -51,6 +51,23 @@ def test_a_guard_with_other_blocks_names_them(tmp_path: Path) -> None:
     assert "--output gateway/models/guard --layers 0,2,4,5`" in card
 
 
+def _bundled_pii(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """A copy of the bundled PII model's directory, and its pii.json."""
+    from gateway.pii.model import bundled_pii_dir
+
+    directory = tmp_path / "pii"
+    shutil.copytree(bundled_pii_dir(), directory)
+    return directory, json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+
+
+def _pii_card(directory: Path, meta: dict[str, Any]) -> str:
+    """The card written for `directory` with `meta` as its pii.json."""
+    from gateway.training import pii_card
+
+    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    return pii_card.write_card(directory).read_text(encoding="utf-8")
+
+
 def _whole_window(meta: dict[str, Any]) -> dict[str, Any]:
     """A pii.json as a model that reads labels and text together, trained from the base, writes it."""
     training = {k: v for k, v in meta["training"].items() if k not in ("init", "init_recipe")}
@@ -59,19 +76,16 @@ def _whole_window(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Path) -> None:
-    from gateway.pii.model import bundled_pii_dir
     from gateway.training import pii_card
     from gateway.training.e5_base import SOURCE
 
-    directory = tmp_path / "pii"
-    shutil.copytree(bundled_pii_dir(), directory)
-    meta = _whole_window(json.loads((directory / "pii.json").read_text(encoding="utf-8")))
+    directory, meta = _bundled_pii(tmp_path)
+    meta = _whole_window(meta)
     meta["base_model"], meta["layers"] = SOURCE, 6
     meta["training"]["base"] = "build/base-e5"
     meta["training"]["base_command"] = "python -m gateway.training.e5_base --output build/base-e5"
     meta["training"]["device"] = "cuda"  # a GPU run's card also says what an epoch takes on CPU
-    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    card = _pii_card(directory, meta)
     assert f"{SOURCE}. 6 layers" in card
     assert " --base build/base-e5`" in card
     assert "written by `python -m gateway.training.e5_base --output build/base-e5`" in card
@@ -82,56 +96,39 @@ def test_a_pii_model_on_another_base_names_it_and_how_it_was_built(tmp_path: Pat
 
 
 def test_a_labels_apart_pii_model_says_so_and_how_to_train_it(tmp_path: Path) -> None:
-    from gateway.pii.model import bundled_pii_dir
     from gateway.training import pii_card
 
-    directory = tmp_path / "pii"
-    shutil.copytree(bundled_pii_dir(), directory)
-    meta = _whole_window(json.loads((directory / "pii.json").read_text(encoding="utf-8")))
+    directory, meta = _bundled_pii(tmp_path)
+    meta = _whole_window(meta)
     meta["labels_apart"] = True
-    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    card = _pii_card(directory, meta)
     assert " --labels-apart --base " in card
     assert pii_card.LABELS_APART in card
     assert "--labels-join" not in card
 
 
 def test_a_pii_model_whose_labels_join_the_text_at_the_end_says_how_many_layers(tmp_path: Path) -> None:
-    from gateway.pii.model import bundled_pii_dir
-    from gateway.training import pii_card
 
-    directory = tmp_path / "pii"
-    shutil.copytree(bundled_pii_dir(), directory)
-    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    directory, meta = _bundled_pii(tmp_path)
     meta.update(labels_apart=True, labels_join=1)
-    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    card = _pii_card(directory, meta)
     assert " --labels-apart --labels-join 1 --base " in card
     assert "Except in the last layer: there labels and text read each other" in card
 
 
 def test_a_pii_model_trained_with_other_phrasings_says_so(tmp_path: Path) -> None:
-    from gateway.pii.model import bundled_pii_dir
-    from gateway.training import pii_card
 
-    directory = tmp_path / "pii"
-    shutil.copytree(bundled_pii_dir(), directory)
-    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
-    assert "--phrasings" not in pii_card.write_card(directory).read_text(encoding="utf-8")
+    directory, meta = _bundled_pii(tmp_path)
+    assert "--phrasings" not in _pii_card(directory, meta)
     meta["training"]["phrasings"] = True
-    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    card = _pii_card(directory, meta)
     assert " --labels-apart --labels-join 1 --phrasings --base " in card
     assert "one of its other phrasings, `pii_templates.PHRASINGS`" in card
 
 
 def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_first(tmp_path: Path) -> None:
-    from gateway.pii.model import bundled_pii_dir
-    from gateway.training import pii_card
 
-    directory = tmp_path / "pii"
-    shutil.copytree(bundled_pii_dir(), directory)
-    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    directory, meta = _bundled_pii(tmp_path)
     base = {"base": "build/base-e5", "batch_size": 16, "lr": 1e-4, "seed": 7}
     first = {"data": "build/pii-first.jsonl", "epochs": 15, **base}
     second = {  # the earlier model's pii.json "training", itself started from a first run
@@ -155,8 +152,7 @@ def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_f
             "training": second,
         },
     )
-    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    card = _pii_card(directory, meta)
     assert " --phrasings --base build/base-e5 --init build/pii-shipped/checkpoint.pt`" in card
     assert (
         "It starts from the weights of model 0123456789ab (`--init`), read back from its int8 graphs"
@@ -176,12 +172,8 @@ def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_f
 
 
 def test_a_pii_model_started_from_another_runs_weights_gives_both_commands(tmp_path: Path) -> None:
-    from gateway.pii.model import bundled_pii_dir
-    from gateway.training import pii_card
 
-    directory = tmp_path / "pii"
-    shutil.copytree(bundled_pii_dir(), directory)
-    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    directory, meta = _bundled_pii(tmp_path)
     meta.update(labels_apart=True, labels_join=1)
     first = {
         "data": "build/pii.jsonl",
@@ -198,8 +190,7 @@ def test_a_pii_model_started_from_another_runs_weights_gives_both_commands(tmp_p
         init="build/pii-full/checkpoint.pt",
         init_recipe=first,
     )
-    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    card = _pii_card(directory, meta)
     assert (
         "--epochs 5 --labels-apart --labels-join 1 --base build/base-e5 --init build/pii-full/checkpoint.pt`"
         in card
@@ -215,17 +206,19 @@ def test_each_step_of_a_two_step_pii_model_shows_its_own_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A checkpoint records its data's absolute path; the card shows it as typed in the repository."""
-    from gateway.pii.model import bundled_pii_dir
-    from gateway.training import pii_card
-
-    directory = tmp_path / "pii"
-    shutil.copytree(bundled_pii_dir(), directory)
+    directory, meta = _bundled_pii(tmp_path)
     monkeypatch.chdir(tmp_path)
-    meta = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
     meta["training"]["data"] = "build/pii.jsonl"
-    meta["training"]["init_recipe"]["data"] = str(tmp_path / "build" / "pii-first.jsonl")
-    (directory / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = pii_card.write_card(directory).read_text(encoding="utf-8")
+    meta["training"]["init"] = "build/pii-full/checkpoint.pt"
+    meta["training"]["init_recipe"] = {  # a first run's checkpoint, as pii_train records it
+        "data": str(tmp_path / "build" / "pii-first.jsonl"),
+        "base": "build/base-e5",
+        "epochs": 15,
+        "batch_size": 16,
+        "lr": 1e-4,
+        "seed": 7,
+    }
+    card = _pii_card(directory, meta)
     assert "`python -m gateway.training.pii_train --data build/pii.jsonl --output gateway/models/pii" in card
     assert (
         "`python -m gateway.training.pii_train --data build/pii-first.jsonl --output build/pii-full" in card

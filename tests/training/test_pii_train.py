@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tokenizers import Tokenizer
 
 from gateway.pii.model import PiiModel, bundled_pii_dir, text_window
 from gateway.training.pii_templates import DESCRIPTIONS
 from gateway.training.pii_train import SpanModel, collate, examples, export
-from tests.training.tiny import tiny_base
+from tests.training.tiny import shipped_tokenizer, tiny_base
 
 TEXT = "Anna Schmidt lives at Hauptstr. 5, 10115 Berlin, anna@example.org."
 LABELS = {"person": "person name", "city": "city", "email": "email address"}
@@ -31,10 +30,7 @@ def exported(
     tokenizer_file = bundled_pii_dir() / "tokenizer.json"
     tiny_base(base, seed=5)
     model = SpanModel(base, labels_apart=True, labels_join=request.param)
-    tokenizer = Tokenizer.from_file(str(tokenizer_file))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    tokenizer, cls, sep = shipped_tokenizer()
     assert export(model, tokenizer, cls, sep, output) == ["labels.onnx", "text.onnx", "weights.bin"]
     shutil.copy(tokenizer_file, output / "tokenizer.json")
     meta = {

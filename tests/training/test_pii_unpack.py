@@ -12,12 +12,11 @@ import onnx
 import pytest
 import torch
 from onnx import numpy_helper
-from tokenizers import Tokenizer
 
 from gateway.pii.model import bundled_pii_dir
 from gateway.training.pii_train import SpanModel, export, start_from
 from gateway.training.pii_unpack import main, unpack
-from tests.training.tiny import tiny_base
+from tests.training.tiny import shipped_tokenizer, tiny_base
 
 SHIPPED_TOKENIZER = bundled_pii_dir() / "tokenizer.json"
 # Tracing the one-graph model through transformers' mask code warns, and so does torch about its
@@ -29,16 +28,9 @@ pytestmark = [
 LAYOUTS = {"one-graph": (False, 0), "last-layer-joined": (True, 1)}
 
 
-def _tokenizer() -> tuple[Tokenizer, int, int]:
-    tokenizer = Tokenizer.from_file(str(SHIPPED_TOKENIZER))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    return tokenizer, tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-
-
 def _export(model: SpanModel, output: Path) -> list[str]:
     output.mkdir(exist_ok=True)
-    graphs = export(model, *_tokenizer(), output)
+    graphs = export(model, *shipped_tokenizer(), output)
     shutil.copy(SHIPPED_TOKENIZER, output / "tokenizer.json")
     meta = {"version": "v1", "threshold": 0.5, "descriptions": {}, "weights": "weights.bin"}
     if model.labels_apart:

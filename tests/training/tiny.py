@@ -1,5 +1,5 @@
-"""A tiny random encoder on the shipped PII tokenizer's vocabulary, for tests that train or
-export a PII model without the real base."""
+"""A tiny random encoder on the shipped PII tokenizer's vocabulary, and that tokenizer, for
+tests that train or export a PII model without the real base."""
 
 from __future__ import annotations
 
@@ -10,6 +10,15 @@ from tokenizers import Tokenizer
 from transformers import BertConfig, BertModel
 
 from gateway.pii.model import bundled_pii_dir
+
+
+def shipped_tokenizer() -> tuple[Tokenizer, int, int]:
+    """The shipped PII model's tokenizer as training uses it (no truncation, no padding), with
+    its [CLS] and [SEP] ids."""
+    tokenizer = Tokenizer.from_file(str(bundled_pii_dir() / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    return tokenizer, tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
 
 
 def tiny_base(directory: Path, seed: int) -> Path:
