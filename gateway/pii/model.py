@@ -217,10 +217,15 @@ class PiiModel:
                         start, end = whole_words(text, start, end)
                         if name in GIVEN_NAME_FIRST:
                             start = from_capital(text, start, end)
+                            if only_particles(text[start:end]):
+                                continue
                         key = (name, start, end)
                         found[key] = max(score, found.get(key, 0.0))
         return sorted(
-            (Span(label, start, end, round(score, 4)) for (label, start, end), score in found.items()),
+            (
+                Span(label, start, end, round(score, 4))
+                for (label, start, end), score in one_place_label(found).items()
+            ),
             key=lambda s: (s.start, s.label),
         )
 
@@ -312,6 +317,58 @@ def from_capital(text: str, start: int, end: int) -> int:
         if word.group()[0].isupper():
             return start + word.start()
     return start
+
+
+# Particles of surnames in the seven languages ("van der Sande", "de la Fuente", "von Arnim"):
+# part of a name, never a name on their own ("Het is van Thijs" must not give a given name "van").
+PARTICLES = frozenset(
+    {
+        "da",
+        "das",
+        "de",
+        "del",
+        "della",
+        "den",
+        "der",
+        "des",
+        "di",
+        "do",
+        "dos",
+        "du",
+        "la",
+        "le",
+        "ten",
+        "ter",
+        "van",
+        "von",
+        "zu",
+    }
+)
+
+
+def only_particles(found: str) -> bool:
+    """Whether `found` is nothing but surname particles written in lower case."""
+    words = found.split()
+    return bool(words) and all(word in PARTICLES for word in words)
+
+
+# Labels that name kinds of place: a span is one of them, not several ("Granada" is a city or
+# a province, and the model may score it as both).
+PLACES = frozenset({"city", "state_or_region", "country"})
+
+
+def one_place_label(found: dict[tuple[str, int, int], float]) -> dict[tuple[str, int, int], float]:
+    """`found` ({(label, start, end): score}) with each span found under several PLACES labels
+    kept under the best-scored one only (the first found, on a tie)."""
+    best: dict[tuple[int, int], tuple[str, float]] = {}
+    for (label, start, end), score in found.items():
+        if label in PLACES and ((start, end) not in best or score > best[start, end][1]):
+            best[start, end] = (label, score)
+    return {
+        (label, start, end): score
+        for (label, start, end), score in found.items()
+        if label not in PLACES or best[start, end][0] == label
+    }
 
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:

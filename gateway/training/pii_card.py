@@ -159,7 +159,10 @@ Decision threshold {meta["threshold"]} (validation span F1 {meta.get("validation
 At serving time a span is widened to whole words (`gateway/pii/model.py`, `whole_words`): one
 whose last word piece scored below the threshold ("Faivre" found as "Fai") takes the rest of
 its word; a `person`, `full_name` or `first_name` span starts at its first capitalized word
-(`from_capital`: "de Jose Ramón" in "un mensaje de Jose Ramón" is cut to "Jose Ramón").
+(`from_capital`: "de Jose Ramón" in "un mensaje de Jose Ramón" is cut to "Jose Ramón"), and one
+that is only surname particles in lower case ("van", "de la") is dropped (`only_particles`); a
+span found as more than one of `city`, `state_or_region` and `country` keeps the best-scored
+(`one_place_label`).
 
 ## Evaluation
 

@@ -10,7 +10,8 @@ found without having been trained on.
 
 About half of the training texts are messages strung together from
 `gateway.training.pii_clauses`; written-out dates use the month names of the text's language,
-and US addresses are in US order. The same seed gives the same file, byte for byte.
+and US addresses are in US order. Some names are written as people from elsewhere write them
+(another locale's names, a middle initial, a suffix: `Values.other_name`). The same seed gives the same file, byte for byte.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ UNITS = {
     "pt": ("{}.º Esq.", "Apartamento {}", "Fração {}"),
     "nl": ("bus {}", "{}-hoog", "unit {}"),
 }
+# Locales of the names people from elsewhere write in any of the seven languages ({other_name}).
+ELSEWHERE = (
+    "cs_CZ", "da_DK", "en_GB", "en_IN", "es_MX", "fi_FI", "ga_IE", "hr_HR", "hu_HU",
+    "is_IS", "lt_LT", "no_NO", "pl_PL", "ro_RO", "sk_SK", "sl_SI", "sv_SE", "tr_TR",
+)  # fmt: skip
+SUFFIXES = ("Jr.", "Sr.", "II", "III")
 ZERO_SHOT = ("passport_number", "routing_number", "recovery_code")
 HELD_OUT_TEMPLATES = 2
 # Fixed, so that the set does not depend on the day it is built.
@@ -84,6 +91,8 @@ class Values:
         self.lang = lang
         self.fake = Faker(LOCALES[lang])
         self.fake.seed_instance(seed)
+        self.elsewhere = Faker(list(ELSEWHERE))
+        self.elsewhere.seed_instance(seed)
         self.rng = random.Random(seed)
 
     def date(self) -> str:
@@ -108,6 +117,26 @@ class Values:
             ("last_name", len(text) - len(last), len(text)),
         ]
         return Filled(text, spans)
+
+    def other_name(self) -> Filled:
+        """A full name as it is written in many countries: half the time from another locale
+        (Zoltán Pap, Łukasz Zięcik), now and then with a middle initial (Faina D. Yefremova,
+        Ravil G Yefimov) or a suffix (Kevin Veitonen II). The suffix is part of the person, not
+        of the last name."""
+        rng = self.rng
+        fake = self.elsewhere[rng.choice(ELSEWHERE)] if rng.random() < 0.5 else self.fake
+        first, last = fake.first_name(), fake.last_name()
+        text, spans = first, [("first_name", 0, len(first))]
+        if rng.random() < 0.4:
+            initial = fake.first_name()[0].upper()
+            spans.append(("middle_name", len(text) + 1, len(text) + 2))
+            text += f" {initial}" + rng.choice([".", ".", ""])
+        text += " "
+        spans.append(("last_name", len(text), len(text) + len(last)))
+        text += last
+        if rng.random() < 0.1:
+            text += " " + rng.choice(SUFFIXES)
+        return Filled(text, [*spans, ("person", 0, len(text)), ("full_name", 0, len(text))])
 
     def address(self) -> Filled:
         street, postcode, city = (
@@ -204,6 +233,7 @@ class Values:
         makers: dict[str, Callable[[], Filled]] = {
             "name": self.name,
             "name_lower": self.name_lower,
+            "other_name": self.other_name,
             "names": self.names,
             "company": lambda: Filled(fake.company()),
             "work": lambda: Filled(fake.catch_phrase().title()),
@@ -349,6 +379,7 @@ def structured(lang: str, values: Values, kind: str) -> tuple[str, list[tuple[st
                 "{name}\n{company}\n{postal}",
                 "{title} {name}\n{postal}\n{phone}",
                 "{company}\n{postal}",
+                "{other_name}\n{postal}",
             ]
         )
     else:  # chat

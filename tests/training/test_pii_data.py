@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from gateway.training.pii_clauses import CLAUSES, MONTHS
-from gateway.training.pii_data import AND, HELD_OUT_TEMPLATES, LOCALES, Values, build
+from gateway.training.pii_data import AND, HELD_OUT_TEMPLATES, LOCALES, SUFFIXES, Values, build
 from gateway.training.pii_templates import SENTENCES
 
 
@@ -85,3 +85,24 @@ def test_address_blocks_put_the_name_and_the_address_on_lines_of_their_own() -> 
         start, end = addresses[0]
         assert text[start - 1] == "\n"
         assert end == len(text) or text[end] == "\n"
+
+
+def test_a_name_from_elsewhere_is_one_person_with_its_parts() -> None:
+    values = Values("de", 5)
+    seen = {"initial": False, "suffix": False, "elsewhere": False}
+    german = {values.fake.first_name() for _ in range(300)}
+    for _ in range(300):
+        name = values.slot("other_name")
+        text = name.text
+        spans = {label: text[s:e] for label, s, e in name.spans}
+        assert spans["person"] == spans["full_name"] == text
+        assert text.startswith(spans["first_name"] + " ")
+        words = text.split()
+        assert spans["last_name"] in text
+        if "middle_name" in spans:
+            assert len(spans["middle_name"]) == 1
+            assert spans["middle_name"].isupper()
+            seen["initial"] = True
+        seen["suffix"] |= words[-1] in SUFFIXES
+        seen["elsewhere"] |= spans["first_name"] not in german
+    assert all(seen.values()), seen
