@@ -322,28 +322,9 @@ def from_capital(text: str, start: int, end: int) -> int:
 # Particles of surnames in the seven languages ("van der Sande", "de la Fuente", "von Arnim"):
 # part of a name, never a name on their own ("Het is van Thijs" must not give a given name "van").
 PARTICLES = frozenset(
-    {
-        "da",
-        "das",
-        "de",
-        "del",
-        "della",
-        "den",
-        "der",
-        "des",
-        "di",
-        "do",
-        "dos",
-        "du",
-        "la",
-        "le",
-        "ten",
-        "ter",
-        "van",
-        "von",
-        "zu",
-    }
-)
+    {"da", "das", "de", "del", "della", "den", "der", "des", "di", "do", "dos", "du", "la", "le",
+     "ten", "ter", "van", "von", "zu"}
+)  # fmt: skip
 
 
 def only_particles(found: str) -> bool:

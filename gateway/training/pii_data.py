@@ -11,7 +11,8 @@ found without having been trained on.
 About half of the training texts are messages strung together from
 `gateway.training.pii_clauses`; written-out dates use the month names of the text's language,
 and US addresses are in US order. Some names are written as people from elsewhere write them
-(another locale's names, a middle initial, a suffix: `Values.other_name`). The same seed gives the same file, byte for byte.
+(another locale's names, a middle initial, a suffix: `Values.other_name`). The same seed gives
+the same file, byte for byte.
 """
 
 from __future__ import annotations
