@@ -108,7 +108,6 @@ def test_a_labels_apart_pii_model_says_so_and_how_to_train_it(tmp_path: Path) ->
 
 
 def test_a_pii_model_whose_labels_join_the_text_at_the_end_says_how_many_layers(tmp_path: Path) -> None:
-
     directory, meta = _bundled_pii(tmp_path)
     meta.update(labels_apart=True, labels_join=1)
     card = _pii_card(directory, meta)
@@ -117,7 +116,6 @@ def test_a_pii_model_whose_labels_join_the_text_at_the_end_says_how_many_layers(
 
 
 def test_a_pii_model_trained_with_other_phrasings_says_so(tmp_path: Path) -> None:
-
     directory, meta = _bundled_pii(tmp_path)
     assert "--phrasings" not in _pii_card(directory, meta)
     meta["training"]["phrasings"] = True
@@ -127,7 +125,6 @@ def test_a_pii_model_trained_with_other_phrasings_says_so(tmp_path: Path) -> Non
 
 
 def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_first(tmp_path: Path) -> None:
-
     directory, meta = _bundled_pii(tmp_path)
     base = {"base": "build/base-e5", "batch_size": 16, "lr": 1e-4, "seed": 7}
     first = {"data": "build/pii-first.jsonl", "epochs": 15, **base}
@@ -172,7 +169,6 @@ def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_f
 
 
 def test_a_pii_model_started_from_another_runs_weights_gives_both_commands(tmp_path: Path) -> None:
-
     directory, meta = _bundled_pii(tmp_path)
     meta.update(labels_apart=True, labels_join=1)
     first = {
