@@ -11,8 +11,9 @@ found without having been trained on.
 About half of the training texts are messages strung together from
 `gateway.training.pii_clauses`; written-out dates use the month names of the text's language,
 and US addresses are in US order. Some names are written as people from elsewhere write them
-(another locale's names, a middle initial, a suffix: `Values.other_name`). The same seed gives
-the same file, byte for byte.
+(another locale's names, a middle initial, a suffix: `Values.other_name`). Half the chats are
+transcripts whose speakers are given names or roles ("Agent:"). The same seed gives the same
+file, byte for byte.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 from faker import Faker
 
-from gateway.training.pii_clauses import CLAUSES, CONNECTORS, MONTHS, OPENERS, PLAIN
+from gateway.training.pii_clauses import CLAUSES, CONNECTORS, MONTHS, OPENERS, PLAIN, ROLES
 from gateway.training.pii_templates import FIELDS, SENTENCES
 
 LOCALES = {
@@ -223,6 +224,23 @@ class Values:
             text += name
         return Filled(text, spans)
 
+    def surnames(self) -> Filled:
+        """Two to four surnames in a list ("Lindqvist, Moreau and Kowalczyk"), each a person;
+        half of them as written elsewhere."""
+        text, spans = "", []
+        count = self.rng.randint(2, 4)
+        for i in range(count):
+            fake = self.elsewhere[self.rng.choice(ELSEWHERE)] if self.rng.random() < 0.5 else self.fake
+            name = fake.last_name()
+            if i:
+                text += AND[self.lang] if i == count - 1 else ", "
+            spans += [
+                ("person", len(text), len(text) + len(name)),
+                ("last_name", len(text), len(text) + len(name)),
+            ]
+            text += name
+        return Filled(text, spans)
+
     def state(self) -> Filled:
         for method in ("state", "region", "administrative_unit", "province"):
             if hasattr(self.fake, method):
@@ -240,6 +258,8 @@ class Values:
             "work": lambda: Filled(fake.catch_phrase().title()),
             "postal": self.postal,
             "first_name": lambda: _whole(fake.first_name(), "person", "first_name"),
+            "first_lower": lambda: _whole(fake.first_name().lower(), "person", "first_name"),
+            "surnames": self.surnames,
             "last_name": lambda: _whole(fake.last_name(), "person", "last_name"),
             "title": lambda: Filled(rng.choice(["Mr.", "Ms.", "Dr.", "Mrs."])),
             "email": lambda: _whole(fake.email(), "email"),
@@ -383,7 +403,9 @@ def structured(lang: str, values: Values, kind: str) -> tuple[str, list[tuple[st
                 "{other_name}\n{postal}",
             ]
         )
-    else:  # chat
+    elif rng.random() < 0.5:  # chat
+        return transcript(lang, values)
+    else:
         template = (
             rng.choice(SENTENCES[lang][:-HELD_OUT_TEMPLATES])
             + "\n"
@@ -391,6 +413,30 @@ def structured(lang: str, values: Values, kind: str) -> tuple[str, list[tuple[st
         )
     text, spans = fill(template, values)
     return text.replace("\x01", "{").replace("\x02", "}"), spans
+
+
+def transcript(lang: str, values: Values) -> tuple[str, list[tuple[str, int, int]]]:
+    """A chat transcript of two to four turns between two speakers, each a given name (a person)
+    or a role that is not one ("Agent", "Klant"); a turn says a clause or a plain sentence."""
+    rng = values.rng
+    speakers = [
+        values.slot("first_name") if rng.random() < 0.7 else Filled(rng.choice(ROLES[lang])) for _ in range(2)
+    ]
+    text, spans = "", []
+    for turn in range(rng.randint(2, 4)):
+        if turn:
+            text += "\n"
+        speaker = speakers[turn % 2]
+        spans += [(label, len(text) + s, len(text) + e) for label, s, e in speaker.spans]
+        text += speaker.text + ": "
+        if rng.random() < 0.6:
+            clause = rng.choice(CLAUSES[lang])
+            said, said_spans = fill(clause[0].upper() + clause[1:] + rng.choice([".", "?", "!", ""]), values)
+        else:
+            said, said_spans = rng.choice(PLAIN[lang]), []
+        spans += [(label, len(text) + s, len(text) + e) for label, s, e in said_spans]
+        text += said
+    return text, spans
 
 
 def message(lang: str, values: Values) -> tuple[str, list[tuple[str, int, int]]]:
@@ -418,7 +464,7 @@ def build(seed: int, per_language: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     records: list[dict[str, Any]] = []
     kinds = ["sentence", "form", "csv", "json", "log", "chat", "block", "message"]
-    weights = [5, 1, 1, 1, 1, 1, 1, 10]
+    weights = [5, 1, 1, 1, 1, 2, 1, 10]
     for lang in LOCALES:
         values = Values(lang, rng.randint(0, 2**31))
         templates = SENTENCES[lang]

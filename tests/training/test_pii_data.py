@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.training.pii_clauses import CLAUSES, MONTHS
+from gateway.training.pii_clauses import CLAUSES, MONTHS, ROLES
 from gateway.training.pii_data import AND, HELD_OUT_TEMPLATES, LOCALES, SUFFIXES, Values, build
 from gateway.training.pii_templates import SENTENCES
 
@@ -105,4 +105,32 @@ def test_a_name_from_elsewhere_is_one_person_with_its_parts() -> None:
             seen["initial"] = True
         seen["suffix"] |= words[-1] in SUFFIXES
         seen["elsewhere"] |= spans["first_name"] not in german
+    assert all(seen.values()), seen
+
+
+def test_a_surname_list_names_each_surname_as_a_person() -> None:
+    for lang in LOCALES:
+        values = Values(lang, 3)
+        for _ in range(20):
+            surnames = values.slot("surnames")
+            people = [surnames.text[s:e] for label, s, e in surnames.spans if label == "person"]
+            last = [surnames.text[s:e] for label, s, e in surnames.spans if label == "last_name"]
+            assert 2 <= len(people) <= 4
+            assert people == last
+            assert surnames.text.endswith(AND[lang] + people[-1])
+
+
+def test_a_transcripts_speakers_are_people_or_roles_that_are_not() -> None:
+    transcripts = [r for r in build(7, 300) if r["format"] == "chat" and ": " in r["text"].split("\n")[0]]
+    seen = {"person": False, "role": False}
+    for record in transcripts:
+        text = record["text"]
+        people = {(s["start"], s["end"]) for s in record["spans"] if s["label"] == "person"}
+        for line_start in [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]:
+            speaker = text[line_start:].split(": ", 1)[0]
+            if speaker in ROLES[record["lang"]]:
+                assert (line_start, line_start + len(speaker)) not in people
+                seen["role"] = True
+            elif (line_start, line_start + len(speaker)) in people:
+                seen["person"] = True
     assert all(seen.values()), seen

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gateway.findings import Span
 from gateway.pii.model import PiiModel, bundled_pii_dir
-from gateway.training.pii_eval import evaluate
+from gateway.training.pii_eval import NESTED, evaluate, outermost
 
 
 def _record(text: str, split: str, spans: list[tuple[str, str]]) -> dict[str, object]:
@@ -59,5 +60,14 @@ def test_the_report_has_every_table_and_scores_the_recognizers_alone(tmp_path: P
     assert "| email | 2 | 1.000 | 1.000 | 1.000 |" in recognizers
     presidio_rows = report[report.index("presidio-research synthetic set (1 texts)") :]
     assert "| email | 1 | 1.000 | 1.000 | 1.000 |" in presidio_rows
+    assert f"| {NESTED} | 1 |" in presidio_rows
     validation = report[report.index("Validation texts") : report.index("presidio-research")]
     assert "| all formats | 1 |" in validation  # one of the ten training texts, its one span
+
+
+def test_outermost_drops_a_span_inside_a_longer_one_and_keeps_the_rest() -> None:
+    address = Span("address", 10, 40, 0.95)
+    postal_code = Span("postal_code", 30, 35, 0.97)  # inside the address
+    person = Span("person", 0, 8, 0.99)
+    same_bounds = Span("city", 10, 40, 0.91)  # as long as the address: neither contains the other
+    assert outermost([address, postal_code, person, same_bounds]) == [address, person, same_bounds]

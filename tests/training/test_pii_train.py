@@ -72,8 +72,10 @@ def test_a_text_pass_against_the_kept_prefix_scores_as_the_whole_window(
         feed = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
         expected = torch.sigmoid(model(**feed))[0, start : start + n].numpy()
     assert begin.shape[1:] == (n + 1, len(LABELS))  # the text's tokens and its [SEP]
-    assert np.abs(begin[0, :n] - expected[..., 0]).max() < 0.03  # int8 against fp32
-    assert np.abs(inside[0, :n] - expected[..., 1]).max() < 0.03
+    # int8 against fp32: within 0.03 on a CPU with VNNI (int8 dot products), 0.042 on one with
+    # AVX2 only, where onnxruntime's int8 kernel sums pairs of products in saturating 16 bits.
+    assert np.abs(begin[0, :n] - expected[..., 0]).max() < 0.05
+    assert np.abs(inside[0, :n] - expected[..., 1]).max() < 0.05
 
 
 def test_the_prefix_is_computed_once_per_label_set(exported: tuple[SpanModel, Path]) -> None:
