@@ -213,31 +213,25 @@ class Values:
     def names(self) -> Filled:
         """Three to six given names in a list ("Ana, Luc, Mia and Tom"), each a person."""
         given = [self.fake.first_name() for _ in range(self.rng.randint(3, 6))]
-        text, spans = "", []
-        for i, name in enumerate(given):
-            if i:
-                text += AND[self.lang] if i == len(given) - 1 else ", "
-            spans += [
-                ("person", len(text), len(text) + len(name)),
-                ("first_name", len(text), len(text) + len(name)),
-            ]
-            text += name
-        return Filled(text, spans)
+        return self._listed(given, "person", "first_name")
 
     def surnames(self) -> Filled:
         """Two to four surnames in a list ("Lindqvist, Moreau and Kowalczyk"), each a person;
         half of them as written elsewhere."""
+        rng = self.rng
+        surnames = [
+            (self.elsewhere[rng.choice(ELSEWHERE)] if rng.random() < 0.5 else self.fake).last_name()
+            for _ in range(rng.randint(2, 4))
+        ]
+        return self._listed(surnames, "person", "last_name")
+
+    def _listed(self, names: list[str], *labels: str) -> Filled:
+        """`names` as a list in the language ("Ana, Luc and Mia"), each name carrying `labels`."""
         text, spans = "", []
-        count = self.rng.randint(2, 4)
-        for i in range(count):
-            fake = self.elsewhere[self.rng.choice(ELSEWHERE)] if self.rng.random() < 0.5 else self.fake
-            name = fake.last_name()
+        for i, name in enumerate(names):
             if i:
-                text += AND[self.lang] if i == count - 1 else ", "
-            spans += [
-                ("person", len(text), len(text) + len(name)),
-                ("last_name", len(text), len(text) + len(name)),
-            ]
+                text += AND[self.lang] if i == len(names) - 1 else ", "
+            spans += [(label, len(text), len(text) + len(name)) for label in labels]
             text += name
         return Filled(text, spans)
 
