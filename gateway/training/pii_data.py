@@ -126,7 +126,7 @@ class Values:
         Ravil G Yefimov) or a suffix (Kevin Veitonen II). The suffix is part of the person, not
         of the last name."""
         rng = self.rng
-        fake = self.elsewhere[rng.choice(ELSEWHERE)] if rng.random() < 0.5 else self.fake
+        fake = self._somewhere()
         first, last = fake.first_name(), fake.last_name()
         text, spans = first, [("first_name", 0, len(first))]
         if rng.random() < 0.4:
@@ -218,12 +218,12 @@ class Values:
     def surnames(self) -> Filled:
         """Two to four surnames in a list ("Lindqvist, Moreau and Kowalczyk"), each a person;
         half of them as written elsewhere."""
-        rng = self.rng
-        surnames = [
-            (self.elsewhere[rng.choice(ELSEWHERE)] if rng.random() < 0.5 else self.fake).last_name()
-            for _ in range(rng.randint(2, 4))
-        ]
+        surnames = [self._somewhere().last_name() for _ in range(self.rng.randint(2, 4))]
         return self._listed(surnames, "person", "last_name")
+
+    def _somewhere(self) -> Faker:
+        """The language's own Faker, or half the time one of another locale (ELSEWHERE)."""
+        return self.elsewhere[self.rng.choice(ELSEWHERE)] if self.rng.random() < 0.5 else self.fake
 
     def _listed(self, names: list[str], *labels: str) -> Filled:
         """`names` as a list in the language ("Ana, Luc and Mia"), each name carrying `labels`."""
@@ -342,6 +342,11 @@ def _joined(parts: list[tuple[str, str]], separators: list[str], whole: str) -> 
     return Filled(text, [(whole, 0, len(text)), *spans])
 
 
+def _shifted(spans: list[tuple[str, int, int]], offset: int) -> list[tuple[str, int, int]]:
+    """`spans` of a value moved to where the value starts in a longer text."""
+    return [(label, offset + s, offset + e) for label, s, e in spans]
+
+
 def fill(template: str, values: Values) -> tuple[str, list[tuple[str, int, int]]]:
     """The template with every slot filled, and the absolute spans of every label."""
     text, spans = "", []
@@ -351,7 +356,7 @@ def fill(template: str, values: Values) -> tuple[str, list[tuple[str, int, int]]
         kind, _, rest = after.partition("}")
         text += before
         value = values.slot(kind)
-        spans += [(label, len(text) + s, len(text) + e) for label, s, e in value.spans]
+        spans += _shifted(value.spans, len(text))
         text += value.text
     return text + rest, spans
 
@@ -421,14 +426,14 @@ def transcript(lang: str, values: Values) -> tuple[str, list[tuple[str, int, int
         if turn:
             text += "\n"
         speaker = speakers[turn % 2]
-        spans += [(label, len(text) + s, len(text) + e) for label, s, e in speaker.spans]
+        spans += _shifted(speaker.spans, len(text))
         text += speaker.text + ": "
         if rng.random() < 0.6:
             clause = rng.choice(CLAUSES[lang])
             said, said_spans = fill(clause[0].upper() + clause[1:] + rng.choice([".", "?", "!", ""]), values)
         else:
             said, said_spans = rng.choice(PLAIN[lang]), []
-        spans += [(label, len(text) + s, len(text) + e) for label, s, e in said_spans]
+        spans += _shifted(said_spans, len(text))
         text += said
     return text, spans
 
