@@ -61,8 +61,10 @@ def apart_flags(record: dict[str, Any]) -> str:
 
 def _run_flags(layout: dict[str, Any], training: dict[str, Any]) -> str:
     """The flags beyond the schedule that rebuild a run: its layout (`apart_flags` of the pii.json
-    or recipe that records it) and `--phrasings` when `training` (its recipe) used them."""
-    return apart_flags(layout) + (" --phrasings" if training.get("phrasings") else "")
+    or recipe that records it), the blocks it kept (`--layers`) and `--phrasings` when `training`
+    (its recipe) used them."""
+    layers = f" --layers {','.join(map(str, training['keep_layers']))}" if "keep_layers" in training else ""
+    return apart_flags(layout) + layers + (" --phrasings" if training.get("phrasings") else "")
 
 
 def _shown(path: str) -> str:
@@ -92,6 +94,13 @@ def _started_from(training: dict[str, Any], base_flag: str, subject: str = "It")
         f" gateway.training.pii_train --data {_shown(earlier['data'])} --output {first['unpacked_from']}{flags}`."
         + (_started_from(earlier, base_flag, "That model") if "init" in earlier else "")
     )
+
+
+def _layers(meta: dict[str, Any]) -> str:
+    """How many blocks the encoder has, and which of the base's when it kept some (`--layers`)."""
+    kept = meta["training"].get("base_layers")
+    count = f"{meta.get('layers', 6)} layers"
+    return f"{count} (blocks {', '.join(map(str, kept))} of the base's)" if kept else count
 
 
 def write_card(directory: Path) -> Path:
@@ -133,7 +142,7 @@ onnxruntime (int8, dynamic quantization) and tokenizers; no torch at serving tim
 
 ## Base model and licence
 
-{meta["base_model"]}. {meta.get("layers", 6)} layers, hidden size 384; two 128-dimensional projections (tokens and
+{meta["base_model"]}. {_layers(meta)}, hidden size 384; two 128-dimensional projections (tokens and
 labels) on top. Released under the project's licence (Apache-2.0).
 
 ## Data

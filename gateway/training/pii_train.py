@@ -21,6 +21,10 @@ to them, and text.onnx runs them over prefix and text.
 `--init CHECKPOINT` starts from the weights of an earlier run's checkpoint (on the same base; for
 example one kept with `--keep-checkpoint`, which does not delete it after the export), so a
 labels-apart model can be adapted from a trained one instead of trained from the base.
+
+`--layers 0,2,5` keeps those blocks of the encoder (of the `--init` model's, with `--init`) and
+drops the others before training: fewer blocks, less time per token. A labels-apart model's
+joined layers are its last ones, so keep the last block(s) of a model trained with them.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ from gateway.training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from gateway.training.guard_train import base_config, base_model_dir
+from gateway.training.guard_train import base_config, base_model_dir, kept_layers
 from gateway.training.onnx_share import WEIGHTS, share_weights
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT, split_validation
@@ -85,6 +89,18 @@ class SpanModel(nn.Module):
         self.bias = nn.Parameter(torch.zeros(2))
         self.labels_apart = labels_apart
         self.labels_join = labels_join
+        self.base_layers = list(range(layers))  # which of the base's blocks the encoder has
+
+    def keep_layers(self, layers: list[int]) -> None:
+        """Keep only the encoder blocks `layers` (indices into its blocks now), in that order."""
+        blocks = self.encoder.encoder.layer
+        if not layers or any(not 0 <= i < len(blocks) for i in layers):
+            raise ValueError(f"layers must be indices of the encoder's {len(blocks)} blocks, not {layers}")
+        if self.labels_join >= len(layers):
+            raise ValueError(f"labels_join {self.labels_join} needs more than {len(layers)} layers")
+        self.encoder.encoder.layer = nn.ModuleList(blocks[i] for i in layers)
+        self.encoder.config.num_hidden_layers = len(layers)
+        self.base_layers = [self.base_layers[i] for i in layers]
 
     def forward(
         self,
@@ -264,6 +280,8 @@ def start_from(model: SpanModel, checkpoint: Path, base: Path) -> dict[str, Any]
     recipe: dict[str, Any] = state["recipe"]
     if not _same_base(Path(recipe["base"]), base):
         raise SystemExit(f"--init: {checkpoint} was trained on {recipe['base']}, not on {base}")
+    if "base_layers" in recipe:  # a model that kept some of the base's blocks
+        model.keep_layers(recipe["base_layers"])
     model.load_state_dict(state["model"])
     print(f"starting from the weights of {checkpoint} ({recipe})", flush=True)
     return recipe
@@ -301,6 +319,12 @@ def main(argv: list[str] | None = None) -> None:
         help="start from this earlier run's weights (its checkpoint.pt, same base) instead of the base's",
     )
     parser.add_argument(
+        "--layers",
+        metavar="BLOCKS",
+        help='keep only these encoder blocks: "3" (the first three) or "0,2,5" (those), of the'
+        " --init model's blocks with --init (default: all)",
+    )
+    parser.add_argument(
         "--phrasings",
         action="store_true",
         help="ask for a label by one of its other phrasings (pii_templates.PHRASINGS) a fifth of the time",
@@ -328,6 +352,12 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         parser.error(str(error))
     init_recipe = start_from(model, args.init, base) if args.init else None
+    layers = kept_layers(args.layers)
+    if layers is not None:
+        try:
+            model.keep_layers(layers)
+        except ValueError as error:
+            parser.error(f"--layers: {error}")
     model.to(args.device)
 
     steps = args.epochs * math.ceil(len(train_records) / args.batch_size)
@@ -349,6 +379,7 @@ def main(argv: list[str] | None = None) -> None:
         **apart(args),
         **({"phrasings": True} if args.phrasings else {}),
         **({"init": str(args.init)} if args.init else {}),
+        **({"keep_layers": layers, "base_layers": model.base_layers} if layers is not None else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
     if args.resume:
@@ -395,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
         "weights": WEIGHTS,
         **apart(args),
         "base_model": config["shieldgate_source"],
-        "layers": config["num_hidden_layers"],
+        "layers": model.encoder.config.num_hidden_layers,
         "threshold": 0.5,
         "descriptions": DESCRIPTIONS,
         "zero_shot_labels": list(ZERO_SHOT),
@@ -416,6 +447,7 @@ def main(argv: list[str] | None = None) -> None:
             ),
             "messages": any(r["format"] == "message" for r in records),
             **({"init": str(args.init), "init_recipe": init_recipe} if args.init else {}),
+            **({"keep_layers": layers, "base_layers": model.base_layers} if layers is not None else {}),
         },
     }
     (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

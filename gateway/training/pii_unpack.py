@@ -100,6 +100,9 @@ def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
         raise ValueError(f"{base} has another tokenizer.json than {model_dir}: not the model's base")
     labels_apart, labels_join = bool(meta.get("labels_apart", False)), int(meta.get("labels_join", 0))
     model = SpanModel(base, labels_apart=labels_apart, labels_join=labels_join)
+    base_layers = meta.get("training", {}).get("base_layers")
+    if base_layers is not None:  # the model kept some of the base's blocks (pii_train --layers)
+        model.keep_layers(base_layers)
     state = model.state_dict()
     weights: dict[str, np.ndarray] = {}
     for graph in graph_files(meta):
@@ -119,6 +122,7 @@ def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
         "base": str(base),
         "labels_apart": labels_apart,
         "labels_join": labels_join,
+        **({"base_layers": base_layers} if base_layers is not None else {}),
         "training": meta.get("training", {}),
     }
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -124,6 +124,15 @@ def test_a_pii_model_trained_with_other_phrasings_says_so(tmp_path: Path) -> Non
     assert "one of its other phrasings, `pii_templates.PHRASINGS`" in card
 
 
+def test_a_pii_model_that_kept_some_blocks_names_them_and_the_flag(tmp_path: Path) -> None:
+    directory, meta = _bundled_pii(tmp_path)
+    meta["layers"] = 3
+    meta["training"] |= {"keep_layers": [0, 2, 5], "base_layers": [0, 2, 5]}
+    card = _pii_card(directory, meta)
+    assert "3 layers (blocks 0, 2, 5 of the base's), hidden size 384" in card
+    assert " --labels-apart --labels-join 1 --layers 0,2,5 --base " in card
+
+
 def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_first(tmp_path: Path) -> None:
     directory, meta = _bundled_pii(tmp_path)
     base = {"base": "build/base-e5", "batch_size": 16, "lr": 1e-4, "seed": 7}

@@ -134,6 +134,44 @@ def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
         start_from(SpanModel(base), tmp_path / "none.pt", base)
 
 
+def test_kept_layers_are_the_chosen_blocks_and_a_run_started_from_them_keeps_them(tmp_path: Path) -> None:
+    import random
+
+    from gateway.training.checkpoint import Training, save_checkpoint
+    from gateway.training.pii_train import start_from
+
+    base = tiny_base(tmp_path / "base", seed=3, layers=3)
+    model = SpanModel(base, labels_apart=True, labels_join=1)
+    blocks = list(model.encoder.encoder.layer)
+    with pytest.raises(ValueError, match="needs more than 1 layers"):
+        model.keep_layers([2])  # the joined layer would be the only one
+    with pytest.raises(ValueError, match="indices of the encoder's 3 blocks"):
+        model.keep_layers([0, 3])
+    model.keep_layers([0, 2])
+    assert list(model.encoder.encoder.layer) == [blocks[0], blocks[2]]
+    assert model.encoder.config.num_hidden_layers == 2
+    assert model.base_layers == [0, 2]
+    whole = SpanModel(base)  # labels read with the text: any one block will do
+    whole.keep_layers([1, 2])
+    whole.keep_layers([1])  # indices into the blocks it has now: the base's block 2
+    assert whole.base_layers == [2]
+
+    kept = SpanModel(base, labels_apart=True, labels_join=1)
+    kept.keep_layers([0, 2])
+    optimizer = torch.optim.AdamW(kept.parameters())
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    recipe = {"data": "d.jsonl", "base": str(base), "base_layers": [0, 2]}
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    save_checkpoint(
+        checkpoint, recipe, Training(kept, optimizer, schedule, random.Random(1)), epoch=1, step=1
+    )
+    again = SpanModel(base, labels_apart=True, labels_join=1)
+    start_from(again, checkpoint, base)
+    assert again.base_layers == [0, 2]
+    for name, value in kept.state_dict().items():
+        assert torch.equal(again.state_dict()[name], value), name
+
+
 def test_phrasings_ask_for_a_trained_label_in_other_words_and_leave_the_default_draws_alone() -> None:
     import random
 

@@ -110,3 +110,25 @@ def test_a_base_with_another_vocabulary_is_refused(
     with pytest.raises(SystemExit):
         main(["--model", str(tmp_path), "--base", str(base), "--output", str(tmp_path / "c.pt")])
     assert "holds no pii.json" in capsys.readouterr().err
+
+
+def test_a_model_that_kept_some_blocks_unpacks_into_them(tmp_path: Path) -> None:
+    base = tiny_base(tmp_path / "base", seed=12, layers=3)
+    shutil.copy(SHIPPED_TOKENIZER, base / "tokenizer.json")
+    model = SpanModel(base, labels_apart=True, labels_join=1)
+    model.keep_layers([0, 2])
+    graphs = _export(model, tmp_path / "model")
+    meta = json.loads((tmp_path / "model" / "pii.json").read_text(encoding="utf-8"))
+    meta["training"] = {"keep_layers": [0, 2], "base_layers": [0, 2]}
+    (tmp_path / "model" / "pii.json").write_text(json.dumps(meta), encoding="utf-8")
+    recipe = unpack(tmp_path / "model", base, tmp_path / "checkpoint.pt")
+    assert recipe["base_layers"] == [0, 2]
+    again = SpanModel(base, labels_apart=True, labels_join=1)
+    start_from(again, tmp_path / "checkpoint.pt", base)
+    assert again.encoder.config.num_hidden_layers == 2
+    assert _export(again, tmp_path / "again") == graphs
+    for graph in graphs:
+        first, second = _initializers(tmp_path / "model" / graph), _initializers(tmp_path / "again" / graph)
+        for name, value in first.items():
+            if value.dtype in (np.int8, np.uint8):
+                assert np.array_equal(value, second[name]), name

@@ -21,14 +21,14 @@ def shipped_tokenizer() -> tuple[Tokenizer, int, int]:
     return tokenizer, tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
 
 
-def tiny_base(directory: Path, seed: int) -> Path:
-    """Write a 2-layer, 32-wide BERT with random weights (seeded) into `directory`."""
+def tiny_base(directory: Path, seed: int, layers: int = 2) -> Path:
+    """Write a `layers`-layer, 32-wide BERT with random weights (seeded) into `directory`."""
     vocabulary = Tokenizer.from_file(str(bundled_pii_dir() / "tokenizer.json")).get_vocab_size()
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=vocabulary,
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         intermediate_size=64,
     )
