@@ -64,7 +64,8 @@ def _run_flags(layout: dict[str, Any], training: dict[str, Any]) -> str:
     or recipe that records it), the blocks it kept (`--layers`) and `--phrasings` when `training`
     (its recipe) used them."""
     layers = f" --layers {','.join(map(str, training['keep_layers']))}" if "keep_layers" in training else ""
-    return apart_flags(layout) + layers + (" --phrasings" if training.get("phrasings") else "")
+    teacher = f" --teacher {training['teacher']}" if "teacher" in training else ""
+    return apart_flags(layout) + layers + (" --phrasings" if training.get("phrasings") else "") + teacher
 
 
 def _shown(path: str) -> str:
@@ -93,6 +94,16 @@ def _started_from(training: dict[str, Any], base_flag: str, subject: str = "It")
         f" {first['base']} --output {training['init']}`. That model was trained by `python -m"
         f" gateway.training.pii_train --data {_shown(earlier['data'])} --output {first['unpacked_from']}{flags}`."
         + (_started_from(earlier, base_flag, "That model") if "init" in earlier else "")
+    )
+
+
+def _taught_by(training: dict[str, Any]) -> str:
+    """Which model a distilled run (`--teacher`) learned from."""
+    recipe = training.get("teacher_recipe", {})
+    model = f"model {recipe['version']}, read back by pii_unpack" if "unpacked_from" in recipe else "a run"
+    return (
+        f"\nHalf of each step's loss is against the probabilities that {model} (`--teacher"
+        f" {training['teacher']}`) gives the same inputs."
     )
 
 
@@ -132,6 +143,8 @@ def write_card(directory: Path) -> Path:
     if "init" in training:
         flags += f" --init {training['init']}"
         where += _started_from(training, base_flag)
+    if "teacher" in training:
+        where += _taught_by(training)
     if "base" in training:
         where += f"\nThe base directory is written by `{training['base_command']}` (needs the same extra)."
     card = f"""# Shieldgate PII model, version {meta["version"]}

@@ -25,6 +25,12 @@ labels-apart model can be adapted from a trained one instead of trained from the
 `--layers 0,2,5` keeps those blocks of the encoder (of the `--init` model's, with `--init`) and
 drops the others before training: fewer blocks, less time per token. A labels-apart model's
 joined layers are its last ones, so keep the last block(s) of a model trained with them.
+
+`--teacher CHECKPOINT` distils a trained model (a checkpoint on the same base, for example a
+shipped model unpacked by pii_unpack) into the one being trained: half the loss is the usual
+one against the labelled spans, half against the teacher's probabilities for every (token,
+label) pair of the same inputs, so a smaller model learns how sure the larger one is, not only
+where its spans are.
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ class SpanModel(nn.Module):
         self.labels_apart = labels_apart
         self.labels_join = labels_join
         self.base_layers = list(range(layers))  # which of the base's blocks the encoder has
+        self._base_blocks = layers
 
     def keep_layers(self, layers: list[int]) -> None:
         """Keep only the encoder blocks `layers` (indices into its blocks now), in that order."""
@@ -101,6 +108,12 @@ class SpanModel(nn.Module):
         self.encoder.encoder.layer = nn.ModuleList(blocks[i] for i in layers)
         self.encoder.config.num_hidden_layers = len(layers)
         self.base_layers = [self.base_layers[i] for i in layers]
+
+    def kept_blocks(self) -> dict[str, list[int]]:
+        """{"base_layers": the base's blocks the encoder has} when it dropped some (kept with
+        `--layers`, or by the `--init` model), for a recipe; {} when it has them all."""
+        whole = self.base_layers == list(range(self._base_blocks))
+        return {} if whole else {"base_layers": self.base_layers}
 
     def forward(
         self,
@@ -177,6 +190,21 @@ class TextPart(nn.Module):
         )
         labels = torch.bmm(label_mask.expand(prefix_states.shape[0], -1, -1), prefix_states)
         return self.model.logits(hidden, self.model.describe(labels))
+
+
+def span_loss(
+    logits: torch.Tensor, targets: torch.Tensor, known: torch.Tensor, taught: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Binary cross-entropy of the (token, label) logits against the labelled spans, over the
+    `known` pairs, span pairs weighing 5 (spans are rare among pairs); with `taught` (a teacher's
+    probabilities for the same pairs), the mean of that and the same loss against them."""
+    weight = known * (1 + 4 * targets)
+
+    def against(wanted: torch.Tensor) -> torch.Tensor:
+        pairs = nn.functional.binary_cross_entropy_with_logits(logits, wanted, reduction="none")
+        return (pairs * weight).sum() / known.sum()
+
+    return against(targets) if taught is None else (against(targets) + against(taught)) / 2
 
 
 TRAINABLE = [label for label in PII_LABELS if label not in ZERO_SHOT]
@@ -270,21 +298,36 @@ def apart(args: argparse.Namespace) -> dict[str, Any]:
     return {"labels_apart": True, **({"labels_join": args.labels_join} if args.labels_join else {})}
 
 
-def start_from(model: SpanModel, checkpoint: Path, base: Path) -> dict[str, Any]:
+def start_from(model: SpanModel, checkpoint: Path, base: Path, flag: str = "--init") -> dict[str, Any]:
     """Load an earlier run's weights from its checkpoint into `model`; returns that run's recipe.
     SystemExit if the run had another base: not the same directory, nor one with the same
-    tokenizer.json (a copy), so its vocabulary and weights would not fit."""
+    tokenizer.json (a copy), so its vocabulary and weights would not fit; `flag` names the
+    option the checkpoint came with in messages."""
     if not checkpoint.is_file():
-        raise SystemExit(f"--init: {checkpoint} does not exist")
+        raise SystemExit(f"{flag}: {checkpoint} does not exist")
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     recipe: dict[str, Any] = state["recipe"]
     if not _same_base(Path(recipe["base"]), base):
-        raise SystemExit(f"--init: {checkpoint} was trained on {recipe['base']}, not on {base}")
+        raise SystemExit(f"{flag}: {checkpoint} was trained on {recipe['base']}, not on {base}")
     if "base_layers" in recipe:  # a model that kept some of the base's blocks
         model.keep_layers(recipe["base_layers"])
     model.load_state_dict(state["model"])
-    print(f"starting from the weights of {checkpoint} ({recipe})", flush=True)
+    print(f"{flag}: the weights of {checkpoint} ({recipe})", flush=True)
     return recipe
+
+
+def _teacher(args: argparse.Namespace, base: Path) -> tuple[SpanModel, dict[str, Any]]:
+    """The `--teacher` model, frozen, in evaluation mode on the training device, and its recipe;
+    it reads the labels as it was trained to (its recipe's labels_apart and labels_join)."""
+    if not args.teacher.is_file():
+        raise SystemExit(f"--teacher: {args.teacher} does not exist")
+    layout = torch.load(args.teacher, map_location="cpu", weights_only=False)["recipe"]
+    teacher = SpanModel(
+        base, labels_apart=bool(layout.get("labels_apart")), labels_join=int(layout.get("labels_join", 0))
+    )
+    recipe = start_from(teacher, args.teacher, base, "--teacher")
+    teacher.eval().requires_grad_(False)
+    return teacher.to(args.device), recipe
 
 
 def _same_base(recorded: Path, base: Path) -> bool:
@@ -325,6 +368,13 @@ def main(argv: list[str] | None = None) -> None:
         " --init model's blocks with --init (default: all)",
     )
     parser.add_argument(
+        "--teacher",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="distil this trained model (a checkpoint on the same base): half the loss is against its"
+        " probabilities",
+    )
+    parser.add_argument(
         "--phrasings",
         action="store_true",
         help="ask for a label by one of its other phrasings (pii_templates.PHRASINGS) a fifth of the time",
@@ -359,12 +409,12 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as error:
             parser.error(f"--layers: {error}")
     model.to(args.device)
+    teacher, teacher_recipe = _teacher(args, base) if args.teacher else (None, None)
 
     steps = args.epochs * math.ceil(len(train_records) / args.batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
     training = Training(model, optimizer, schedule, rng)
-    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
     print(
         f"training on {len(train_records)} texts, validating on {len(validation)}, {steps} steps", flush=True
     )
@@ -379,7 +429,9 @@ def main(argv: list[str] | None = None) -> None:
         **apart(args),
         **({"phrasings": True} if args.phrasings else {}),
         **({"init": str(args.init)} if args.init else {}),
-        **({"keep_layers": layers, "base_layers": model.base_layers} if layers is not None else {}),
+        **({"keep_layers": layers} if layers is not None else {}),
+        **model.kept_blocks(),
+        **({"teacher": str(args.teacher)} if args.teacher else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
     if args.resume:
@@ -401,8 +453,11 @@ def main(argv: list[str] | None = None) -> None:
             tensors = {name: tensor.to(args.device) for name, tensor in collate(batch).items()}
             targets, known = tensors.pop("targets"), tensors.pop("known")
             logits = model(**tensors)
-            weight = known * (1 + 4 * targets)  # spans are rare among (token, label) pairs
-            loss = (loss_fn(logits, targets) * weight).sum() / known.sum()
+            taught = None
+            if teacher is not None:
+                with torch.no_grad():
+                    taught = torch.sigmoid(teacher(**tensors))
+            loss = span_loss(logits, targets, known, taught)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -447,7 +502,9 @@ def main(argv: list[str] | None = None) -> None:
             ),
             "messages": any(r["format"] == "message" for r in records),
             **({"init": str(args.init), "init_recipe": init_recipe} if args.init else {}),
-            **({"keep_layers": layers, "base_layers": model.base_layers} if layers is not None else {}),
+            **({"keep_layers": layers} if layers is not None else {}),
+            **model.kept_blocks(),
+            **({"teacher": str(args.teacher), "teacher_recipe": teacher_recipe} if teacher else {}),
         },
     }
     (args.output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

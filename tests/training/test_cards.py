@@ -133,6 +133,20 @@ def test_a_pii_model_that_kept_some_blocks_names_them_and_the_flag(tmp_path: Pat
     assert " --labels-apart --labels-join 1 --layers 0,2,5 --base " in card
 
 
+def test_a_distilled_pii_model_names_its_teacher(tmp_path: Path) -> None:
+    directory, meta = _bundled_pii(tmp_path)
+    meta["training"] |= {
+        "teacher": "build/pii-shipped/checkpoint.pt",
+        "teacher_recipe": {"unpacked_from": "gateway/models/pii", "version": "0123456789ab"},
+    }
+    card = _pii_card(directory, meta)
+    assert " --labels-apart --labels-join 1 --teacher build/pii-shipped/checkpoint.pt --base " in card
+    assert (
+        "Half of each step's loss is against the probabilities that model 0123456789ab, read back by"
+        " pii_unpack (`--teacher build/pii-shipped/checkpoint.pt`) gives the same inputs." in card
+    )
+
+
 def test_a_pii_model_continued_from_a_shipped_one_gives_every_step_back_to_the_first(tmp_path: Path) -> None:
     directory, meta = _bundled_pii(tmp_path)
     base = {"base": "build/base-e5", "batch_size": 16, "lr": 1e-4, "seed": 7}

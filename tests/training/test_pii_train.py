@@ -166,10 +166,59 @@ def test_kept_layers_are_the_chosen_blocks_and_a_run_started_from_them_keeps_the
         checkpoint, recipe, Training(kept, optimizer, schedule, random.Random(1)), epoch=1, step=1
     )
     again = SpanModel(base, labels_apart=True, labels_join=1)
+    assert again.kept_blocks() == {}  # all the base's blocks: nothing for a recipe to say
     start_from(again, checkpoint, base)
     assert again.base_layers == [0, 2]
+    assert again.kept_blocks() == {"base_layers": [0, 2]}  # kept by the --init model
     for name, value in kept.state_dict().items():
         assert torch.equal(again.state_dict()[name], value), name
+
+
+def test_the_loss_weighs_span_pairs_five_times_and_a_teacher_takes_half_of_it() -> None:
+    from gateway.training.pii_train import span_loss
+
+    logits = torch.tensor([[2.0, -1.0, 0.5]])
+    targets = torch.tensor([[1.0, 0.0, 0.0]])
+    known = torch.tensor([[1.0, 1.0, 0.0]])  # the third pair was not asked for
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")[0]
+    assert span_loss(logits, targets, known).item() == pytest.approx((5 * bce[0] + bce[1]).item() / 2)
+    assert span_loss(logits, targets, known, taught=targets).item() == pytest.approx(
+        span_loss(logits, targets, known).item()
+    )
+    taught = torch.tensor([[0.6, 0.3, 0.9]])
+    soft = torch.nn.functional.binary_cross_entropy_with_logits(logits, taught, reduction="none")[0]
+    expected = ((5 * bce[0] + bce[1]) / 2 + (5 * soft[0] + soft[1]) / 2) / 2
+    assert span_loss(logits, targets, known, taught).item() == pytest.approx(expected.item())
+
+
+def test_a_teacher_is_the_checkpoints_model_frozen(tmp_path: Path) -> None:
+    import argparse
+    import random
+
+    from gateway.training.checkpoint import Training, save_checkpoint
+    from gateway.training.pii_train import _teacher
+
+    base = tiny_base(tmp_path / "base", seed=4, layers=3)
+    trained = SpanModel(base, labels_apart=True, labels_join=1)
+    with torch.no_grad():
+        trained.bias.fill_(0.5)
+    optimizer = torch.optim.AdamW(trained.parameters())
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    checkpoint = tmp_path / "teacher.pt"
+    recipe = {"data": "d.jsonl", "base": str(base), "labels_apart": True, "labels_join": 1}
+    save_checkpoint(
+        checkpoint, recipe, Training(trained, optimizer, schedule, random.Random(1)), epoch=1, step=1
+    )
+    # The teacher reads the labels as it was trained to, whatever the model being trained does.
+    args = argparse.Namespace(labels_apart=False, labels_join=0, teacher=checkpoint, device="cpu")
+    teacher, taught_recipe = _teacher(args, base)
+    assert taught_recipe == recipe
+    assert (teacher.labels_apart, teacher.labels_join) == (True, 1)
+    assert not teacher.training
+    assert not any(parameter.requires_grad for parameter in teacher.parameters())
+    assert torch.equal(teacher.bias, trained.bias)
+    with pytest.raises(SystemExit, match=r"--teacher: .* does not exist"):
+        _teacher(argparse.Namespace(teacher=tmp_path / "none.pt", device="cpu"), base)
 
 
 def test_phrasings_ask_for_a_trained_label_in_other_words_and_leave_the_default_draws_alone() -> None:
