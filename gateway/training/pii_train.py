@@ -300,32 +300,43 @@ def apart(args: argparse.Namespace) -> dict[str, Any]:
 
 def start_from(model: SpanModel, checkpoint: Path, base: Path, flag: str = "--init") -> dict[str, Any]:
     """Load an earlier run's weights from its checkpoint into `model`; returns that run's recipe.
-    SystemExit if the run had another base: not the same directory, nor one with the same
-    tokenizer.json (a copy), so its vocabulary and weights would not fit; `flag` names the
-    option the checkpoint came with in messages."""
+    SystemExit as `_read_checkpoint` says; `flag` names the option the checkpoint came with in
+    messages."""
+    return _load_into(model, _read_checkpoint(checkpoint, base, flag), f"{flag}: the weights of {checkpoint}")
+
+
+def _read_checkpoint(checkpoint: Path, base: Path, flag: str) -> dict[str, Any]:
+    """An earlier run's checkpoint (its "recipe" and "model" weights). SystemExit if it does not
+    exist or the run had another base: not the same directory, nor one with the same
+    tokenizer.json (a copy), so its vocabulary and weights would not fit."""
     if not checkpoint.is_file():
         raise SystemExit(f"{flag}: {checkpoint} does not exist")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state: dict[str, Any] = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    recorded = state["recipe"]["base"]
+    if not _same_base(Path(recorded), base):
+        raise SystemExit(f"{flag}: {checkpoint} was trained on {recorded}, not on {base}")
+    return state
+
+
+def _load_into(model: SpanModel, state: dict[str, Any], said: str) -> dict[str, Any]:
+    """`state`'s weights in `model`, the blocks its run kept first; returns its recipe."""
     recipe: dict[str, Any] = state["recipe"]
-    if not _same_base(Path(recipe["base"]), base):
-        raise SystemExit(f"{flag}: {checkpoint} was trained on {recipe['base']}, not on {base}")
     if "base_layers" in recipe:  # a model that kept some of the base's blocks
         model.keep_layers(recipe["base_layers"])
     model.load_state_dict(state["model"])
-    print(f"{flag}: the weights of {checkpoint} ({recipe})", flush=True)
+    print(f"{said} ({recipe})", flush=True)
     return recipe
 
 
 def _teacher(args: argparse.Namespace, base: Path) -> tuple[SpanModel, dict[str, Any]]:
     """The `--teacher` model, frozen, in evaluation mode on the training device, and its recipe;
     it reads the labels as it was trained to (its recipe's labels_apart and labels_join)."""
-    if not args.teacher.is_file():
-        raise SystemExit(f"--teacher: {args.teacher} does not exist")
-    layout = torch.load(args.teacher, map_location="cpu", weights_only=False)["recipe"]
+    state = _read_checkpoint(args.teacher, base, "--teacher")
+    layout = state["recipe"]
     teacher = SpanModel(
         base, labels_apart=bool(layout.get("labels_apart")), labels_join=int(layout.get("labels_join", 0))
     )
-    recipe = start_from(teacher, args.teacher, base, "--teacher")
+    recipe = _load_into(teacher, state, f"--teacher: the weights of {args.teacher}")
     teacher.eval().requires_grad_(False)
     return teacher.to(args.device), recipe
 
