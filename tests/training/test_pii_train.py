@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -99,12 +100,24 @@ def test_joined_layers_need_a_labels_apart_model_and_fewer_than_its_layers(
         SpanModel(tmp_path, labels_apart=True, labels_join=2)
 
 
-def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
-    exported: tuple[SpanModel, Path], tmp_path: Path
+def _save_run(
+    model: SpanModel, recipe: dict[str, Any], checkpoint: Path, epoch: int = 1, step: int = 1
 ) -> None:
+    """`model` saved as a training run's checkpoint with `recipe`, as pii_train writes one."""
     import random
 
     from gateway.training.checkpoint import Training, save_checkpoint
+
+    optimizer = torch.optim.AdamW(model.parameters())
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    save_checkpoint(
+        checkpoint, recipe, Training(model, optimizer, schedule, random.Random(1)), epoch=epoch, step=step
+    )
+
+
+def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
+    exported: tuple[SpanModel, Path], tmp_path: Path
+) -> None:
     from gateway.training.pii_train import start_from
 
     model, _ = exported
@@ -113,13 +126,9 @@ def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
     earlier = SpanModel(base)
     with torch.no_grad():
         earlier.bias.fill_(0.25)
-    optimizer = torch.optim.AdamW(earlier.parameters())
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     recipe = {"data": "d.jsonl", "base": str(base), "epochs": 15}
     checkpoint = tmp_path / "run" / "checkpoint.pt"
-    save_checkpoint(
-        checkpoint, recipe, Training(earlier, optimizer, schedule, random.Random(1)), epoch=15, step=9
-    )
+    _save_run(earlier, recipe, checkpoint, epoch=15, step=9)
 
     adapted = SpanModel(base, labels_apart=True, labels_join=1)
     assert start_from(adapted, checkpoint, base) == recipe
@@ -135,9 +144,6 @@ def test_a_run_can_start_from_an_earlier_runs_checkpoint_on_the_same_base(
 
 
 def test_kept_layers_are_the_chosen_blocks_and_a_run_started_from_them_keeps_them(tmp_path: Path) -> None:
-    import random
-
-    from gateway.training.checkpoint import Training, save_checkpoint
     from gateway.training.pii_train import start_from
 
     base = tiny_base(tmp_path / "base", seed=3, layers=3)
@@ -158,13 +164,8 @@ def test_kept_layers_are_the_chosen_blocks_and_a_run_started_from_them_keeps_the
 
     kept = SpanModel(base, labels_apart=True, labels_join=1)
     kept.keep_layers([0, 2])
-    optimizer = torch.optim.AdamW(kept.parameters())
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    recipe = {"data": "d.jsonl", "base": str(base), "base_layers": [0, 2]}
     checkpoint = tmp_path / "run" / "checkpoint.pt"
-    save_checkpoint(
-        checkpoint, recipe, Training(kept, optimizer, schedule, random.Random(1)), epoch=1, step=1
-    )
+    _save_run(kept, {"data": "d.jsonl", "base": str(base), "base_layers": [0, 2]}, checkpoint)
     again = SpanModel(base, labels_apart=True, labels_join=1)
     assert again.kept_blocks() == {}  # all the base's blocks: nothing for a recipe to say
     start_from(again, checkpoint, base)
@@ -193,22 +194,16 @@ def test_the_loss_weighs_span_pairs_five_times_and_a_teacher_takes_half_of_it() 
 
 def test_a_teacher_is_the_checkpoints_model_frozen(tmp_path: Path) -> None:
     import argparse
-    import random
 
-    from gateway.training.checkpoint import Training, save_checkpoint
     from gateway.training.pii_train import _teacher
 
     base = tiny_base(tmp_path / "base", seed=4, layers=3)
     trained = SpanModel(base, labels_apart=True, labels_join=1)
     with torch.no_grad():
         trained.bias.fill_(0.5)
-    optimizer = torch.optim.AdamW(trained.parameters())
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     checkpoint = tmp_path / "teacher.pt"
     recipe = {"data": "d.jsonl", "base": str(base), "labels_apart": True, "labels_join": 1}
-    save_checkpoint(
-        checkpoint, recipe, Training(trained, optimizer, schedule, random.Random(1)), epoch=1, step=1
-    )
+    _save_run(trained, recipe, checkpoint)
     # The teacher reads the labels as it was trained to, whatever the model being trained does.
     args = argparse.Namespace(labels_apart=False, labels_join=0, teacher=checkpoint, device="cpu")
     teacher, taught_recipe = _teacher(args, base)
