@@ -43,6 +43,19 @@ def _initializers(path: Path) -> dict[str, np.ndarray]:
     return {t.name: numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
 
 
+def _assert_same_graphs(first_dir: Path, second_dir: Path, graphs: list[str]) -> None:
+    """Each of `graphs` in the two directories holds the same initializers: int8 values equal,
+    float ones within rounding."""
+    for graph in graphs:
+        first, second = _initializers(first_dir / graph), _initializers(second_dir / graph)
+        assert set(first) == set(second)
+        for name, value in first.items():
+            if value.dtype in (np.int8, np.uint8):
+                assert np.array_equal(value, second[name]), name
+            else:
+                np.testing.assert_allclose(second[name], value, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
 @pytest.fixture(scope="module", params=list(LAYOUTS), ids=list(LAYOUTS))
 def shipped(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -86,14 +99,7 @@ def test_exporting_the_unpacked_checkpoint_gives_the_same_int8_graphs(
     again = SpanModel(base, labels_apart=model.labels_apart, labels_join=model.labels_join)
     assert start_from(again, tmp_path / "checkpoint.pt", base)["version"] == "v1"
     assert _export(again, tmp_path / "again") == graphs
-    for graph in graphs:
-        first, second = _initializers(directory / graph), _initializers(tmp_path / "again" / graph)
-        assert set(first) == set(second)
-        for name, value in first.items():
-            if value.dtype in (np.int8, np.uint8):
-                assert np.array_equal(value, second[name]), name
-            else:
-                np.testing.assert_allclose(second[name], value, rtol=1e-6, atol=1e-9, err_msg=name)
+    _assert_same_graphs(directory, tmp_path / "again", graphs)
 
 
 def test_a_base_with_another_vocabulary_is_refused(
@@ -127,8 +133,4 @@ def test_a_model_that_kept_some_blocks_unpacks_into_them(tmp_path: Path) -> None
     start_from(again, tmp_path / "checkpoint.pt", base)
     assert again.encoder.config.num_hidden_layers == 2
     assert _export(again, tmp_path / "again") == graphs
-    for graph in graphs:
-        first, second = _initializers(tmp_path / "model" / graph), _initializers(tmp_path / "again" / graph)
-        for name, value in first.items():
-            if value.dtype in (np.int8, np.uint8):
-                assert np.array_equal(value, second[name]), name
+    _assert_same_graphs(tmp_path / "model", tmp_path / "again", graphs)
