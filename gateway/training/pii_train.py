@@ -419,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
             model.keep_layers(layers)
         except ValueError as error:
             parser.error(f"--layers: {error}")
+    # Which blocks the run keeps (the flag) and has (of the base's), for its recipe and pii.json.
+    blocks = {**({"keep_layers": layers} if layers is not None else {}), **model.kept_blocks()}
     model.to(args.device)
     teacher, teacher_recipe = _teacher(args, base) if args.teacher else (None, None)
 
@@ -440,8 +442,7 @@ def main(argv: list[str] | None = None) -> None:
         **apart(args),
         **({"phrasings": True} if args.phrasings else {}),
         **({"init": str(args.init)} if args.init else {}),
-        **({"keep_layers": layers} if layers is not None else {}),
-        **model.kept_blocks(),
+        **blocks,
         **({"teacher": str(args.teacher)} if args.teacher else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
@@ -513,8 +514,7 @@ def main(argv: list[str] | None = None) -> None:
             ),
             "messages": any(r["format"] == "message" for r in records),
             **({"init": str(args.init), "init_recipe": init_recipe} if args.init else {}),
-            **({"keep_layers": layers} if layers is not None else {}),
-            **model.kept_blocks(),
+            **blocks,
             **({"teacher": str(args.teacher), "teacher_recipe": teacher_recipe} if teacher else {}),
         },
     }
