@@ -43,6 +43,7 @@ import random
 import shutil
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,23 @@ class SpanModel(nn.Module):
         self.labels_join = labels_join
         self.base_layers = list(range(layers))  # which of the base's blocks the encoder has
         self._base_blocks = layers
+
+    @classmethod
+    def as_recorded(cls, base: Path, record: Mapping[str, Any]) -> SpanModel:
+        """A model on `base` laid out as `record` says (a run's recipe, or what pii_unpack reads
+        from pii.json): how it reads its labels (labels_apart, labels_join) and the base's blocks
+        it kept (base_layers)."""
+        model = cls(
+            base, labels_apart=bool(record.get("labels_apart")), labels_join=int(record.get("labels_join", 0))
+        )
+        model.keep_recorded_blocks(record)
+        return model
+
+    def keep_recorded_blocks(self, record: Mapping[str, Any]) -> None:
+        """Keep the base's blocks `record["base_layers"]` names, when it names some (a model that
+        kept some of them); the encoder must still have all of the base's."""
+        if record.get("base_layers") is not None:
+            self.keep_layers(record["base_layers"])
 
     def keep_layers(self, layers: list[int]) -> None:
         """Keep only the encoder blocks `layers` (indices into its blocks now), in that order."""
@@ -321,8 +339,7 @@ def _read_checkpoint(checkpoint: Path, base: Path, flag: str) -> dict[str, Any]:
 def _load_into(model: SpanModel, state: dict[str, Any], said: str) -> dict[str, Any]:
     """`state`'s weights in `model`, the blocks its run kept first; returns its recipe."""
     recipe: dict[str, Any] = state["recipe"]
-    if "base_layers" in recipe:  # a model that kept some of the base's blocks
-        model.keep_layers(recipe["base_layers"])
+    model.keep_recorded_blocks(recipe)
     model.load_state_dict(state["model"])
     print(f"{said} ({recipe})", flush=True)
     return recipe
@@ -332,13 +349,11 @@ def _teacher(args: argparse.Namespace, base: Path) -> tuple[SpanModel, dict[str,
     """The `--teacher` model, frozen, in evaluation mode on the training device, and its recipe;
     it reads the labels as it was trained to (its recipe's labels_apart and labels_join)."""
     state = _read_checkpoint(args.teacher, base, "--teacher")
-    layout = state["recipe"]
-    teacher = SpanModel(
-        base, labels_apart=bool(layout.get("labels_apart")), labels_join=int(layout.get("labels_join", 0))
-    )
-    recipe = _load_into(teacher, state, f"--teacher: the weights of {args.teacher}")
+    teacher = SpanModel.as_recorded(base, state["recipe"])
+    teacher.load_state_dict(state["model"])
+    print(f"--teacher: the weights of {args.teacher} ({state['recipe']})", flush=True)
     teacher.eval().requires_grad_(False)
-    return teacher.to(args.device), recipe
+    return teacher.to(args.device), state["recipe"]
 
 
 def _same_base(recorded: Path, base: Path) -> bool:

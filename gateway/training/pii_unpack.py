@@ -98,11 +98,13 @@ def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
     meta = check_pii_dir(model_dir)
     if (base / "tokenizer.json").read_bytes() != (model_dir / "tokenizer.json").read_bytes():
         raise ValueError(f"{base} has another tokenizer.json than {model_dir}: not the model's base")
-    labels_apart, labels_join = bool(meta.get("labels_apart", False)), int(meta.get("labels_join", 0))
-    model = SpanModel(base, labels_apart=labels_apart, labels_join=labels_join)
-    base_layers = meta.get("training", {}).get("base_layers")
-    if base_layers is not None:  # the model kept some of the base's blocks (pii_train --layers)
-        model.keep_layers(base_layers)
+    base_layers = meta.get("training", {}).get("base_layers")  # blocks kept (pii_train --layers)
+    layout = {
+        "labels_apart": bool(meta.get("labels_apart", False)),
+        "labels_join": int(meta.get("labels_join", 0)),
+        **({"base_layers": base_layers} if base_layers is not None else {}),
+    }
+    model = SpanModel.as_recorded(base, layout)
     state = model.state_dict()
     weights: dict[str, np.ndarray] = {}
     for graph in graph_files(meta):
@@ -120,9 +122,7 @@ def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
         "unpacked_from": str(model_dir),
         "version": meta["version"],
         "base": str(base),
-        "labels_apart": labels_apart,
-        "labels_join": labels_join,
-        **({"base_layers": base_layers} if base_layers is not None else {}),
+        **layout,
         "training": meta.get("training", {}),
     }
     output.parent.mkdir(parents=True, exist_ok=True)

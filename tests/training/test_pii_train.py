@@ -174,6 +174,13 @@ def test_kept_layers_are_the_chosen_blocks_and_a_run_started_from_them_keeps_the
     for name, value in kept.state_dict().items():
         assert torch.equal(again.state_dict()[name], value), name
 
+    # Laid out as a record says (a teacher's recipe, pii.json's entries read back by pii_unpack).
+    recorded = SpanModel.as_recorded(base, {"labels_apart": True, "labels_join": 1, "base_layers": [0, 2]})
+    assert (recorded.labels_apart, recorded.labels_join, recorded.base_layers) == (True, 1, [0, 2])
+    assert recorded.state_dict().keys() == kept.state_dict().keys()
+    plain = SpanModel.as_recorded(base, {"data": "d.jsonl"})
+    assert (plain.labels_apart, plain.labels_join, plain.base_layers) == (False, 0, [0, 1, 2])
+
 
 def test_the_loss_weighs_span_pairs_five_times_and_a_teacher_takes_half_of_it() -> None:
     from gateway.training.pii_train import span_loss
@@ -199,16 +206,23 @@ def test_a_teacher_is_the_checkpoints_model_frozen(tmp_path: Path) -> None:
 
     base = tiny_base(tmp_path / "base", seed=4, layers=3)
     trained = SpanModel(base, labels_apart=True, labels_join=1)
+    trained.keep_layers([0, 2])
     with torch.no_grad():
         trained.bias.fill_(0.5)
     checkpoint = tmp_path / "teacher.pt"
-    recipe = {"data": "d.jsonl", "base": str(base), "labels_apart": True, "labels_join": 1}
+    recipe = {
+        "data": "d.jsonl",
+        "base": str(base),
+        "labels_apart": True,
+        "labels_join": 1,
+        "base_layers": [0, 2],
+    }
     _save_run(trained, recipe, checkpoint)
     # The teacher reads the labels as it was trained to, whatever the model being trained does.
     args = argparse.Namespace(labels_apart=False, labels_join=0, teacher=checkpoint, device="cpu")
     teacher, taught_recipe = _teacher(args, base)
     assert taught_recipe == recipe
-    assert (teacher.labels_apart, teacher.labels_join) == (True, 1)
+    assert (teacher.labels_apart, teacher.labels_join, teacher.base_layers) == (True, 1, [0, 2])
     assert not teacher.training
     assert not any(parameter.requires_grad for parameter in teacher.parameters())
     assert torch.equal(teacher.bias, trained.bias)
