@@ -341,7 +341,7 @@ def _load_into(model: SpanModel, state: dict[str, Any], said: str) -> dict[str, 
     recipe: dict[str, Any] = state["recipe"]
     model.keep_recorded_blocks(recipe)
     model.load_state_dict(state["model"])
-    print(f"{said} ({recipe})", flush=True)
+    print(f"{said} ({_brief(recipe)})", flush=True)
     return recipe
 
 
@@ -351,9 +351,15 @@ def _teacher(args: argparse.Namespace, base: Path) -> tuple[SpanModel, dict[str,
     state = _read_checkpoint(args.teacher, base, "--teacher")
     teacher = SpanModel.as_recorded(base, state["recipe"])
     teacher.load_state_dict(state["model"])
-    print(f"--teacher: the weights of {args.teacher} ({state['recipe']})", flush=True)
+    print(f"--teacher: the weights of {args.teacher} ({_brief(state['recipe'])})", flush=True)
     teacher.eval().requires_grad_(False)
     return teacher.to(args.device), state["recipe"]
+
+
+def _brief(recipe: dict[str, Any]) -> dict[str, Any]:
+    """A recipe without the runs it started from (its nested recipes), for the log: a model
+    with a long chain of runs behind it would print the whole chain."""
+    return {key: value for key, value in recipe.items() if not isinstance(value, dict)}
 
 
 def _same_base(recorded: Path, base: Path) -> bool:

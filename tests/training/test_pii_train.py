@@ -199,7 +199,9 @@ def test_the_loss_weighs_span_pairs_five_times_and_a_teacher_takes_half_of_it() 
     assert span_loss(logits, targets, known, taught).item() == pytest.approx(expected.item())
 
 
-def test_a_teacher_is_the_checkpoints_model_frozen(tmp_path: Path) -> None:
+def test_a_teacher_is_the_checkpoints_model_frozen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import argparse
 
     from gateway.training.pii_train import _teacher
@@ -216,12 +218,18 @@ def test_a_teacher_is_the_checkpoints_model_frozen(tmp_path: Path) -> None:
         "labels_apart": True,
         "labels_join": 1,
         "base_layers": [0, 2],
+        "init_recipe": {"data": "first.jsonl", "epochs": 15},
     }
     _save_run(trained, recipe, checkpoint)
     # The teacher reads the labels as it was trained to, whatever the model being trained does.
     args = argparse.Namespace(labels_apart=False, labels_join=0, teacher=checkpoint, device="cpu")
     teacher, taught_recipe = _teacher(args, base)
     assert taught_recipe == recipe
+    # The log names the teacher's own run, not the runs it started from.
+    logged = capsys.readouterr().out
+    assert f"--teacher: the weights of {checkpoint}" in logged
+    assert "'base_layers': [0, 2]" in logged
+    assert "first.jsonl" not in logged
     assert (teacher.labels_apart, teacher.labels_join, teacher.base_layers) == (True, 1, [0, 2])
     assert not teacher.training
     assert not any(parameter.requires_grad for parameter in teacher.parameters())
