@@ -317,10 +317,13 @@ def apart(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def start_from(model: SpanModel, checkpoint: Path, base: Path, flag: str = "--init") -> dict[str, Any]:
-    """Load an earlier run's weights from its checkpoint into `model`; returns that run's recipe.
+    """Load an earlier run's weights from its checkpoint into `model`, which first keeps the
+    blocks that run kept; returns that run's recipe.
     SystemExit as `_read_checkpoint` says; `flag` names the option the checkpoint came with in
     messages."""
-    return _load_into(model, _read_checkpoint(checkpoint, base, flag), f"{flag}: the weights of {checkpoint}")
+    state = _read_checkpoint(checkpoint, base, flag)
+    model.keep_recorded_blocks(state["recipe"])
+    return _load_into(model, state, f"{flag}: the weights of {checkpoint}")
 
 
 def _read_checkpoint(checkpoint: Path, base: Path, flag: str) -> dict[str, Any]:
@@ -337,9 +340,9 @@ def _read_checkpoint(checkpoint: Path, base: Path, flag: str) -> dict[str, Any]:
 
 
 def _load_into(model: SpanModel, state: dict[str, Any], said: str) -> dict[str, Any]:
-    """`state`'s weights in `model`, the blocks its run kept first; returns its recipe."""
+    """`state`'s weights in `model` (which has the blocks its run kept), said in the log;
+    returns its recipe."""
     recipe: dict[str, Any] = state["recipe"]
-    model.keep_recorded_blocks(recipe)
     model.load_state_dict(state["model"])
     print(f"{said} ({_brief(recipe)})", flush=True)
     return recipe
@@ -350,10 +353,9 @@ def _teacher(args: argparse.Namespace, base: Path) -> tuple[SpanModel, dict[str,
     it reads the labels as it was trained to (its recipe's labels_apart and labels_join)."""
     state = _read_checkpoint(args.teacher, base, "--teacher")
     teacher = SpanModel.as_recorded(base, state["recipe"])
-    teacher.load_state_dict(state["model"])
-    print(f"--teacher: the weights of {args.teacher} ({_brief(state['recipe'])})", flush=True)
+    recipe = _load_into(teacher, state, f"--teacher: the weights of {args.teacher}")
     teacher.eval().requires_grad_(False)
-    return teacher.to(args.device), state["recipe"]
+    return teacher.to(args.device), recipe
 
 
 def _brief(recipe: dict[str, Any]) -> dict[str, Any]:
