@@ -10,6 +10,12 @@ Thresholds are chosen per head on the validation split (best F1) with the export
 as it is served (gateway.training.guard_thresholds), never on evaluation sets. A checkpoint
 is written to the output directory at the end of every epoch; `--resume` continues an
 interrupted run from it.
+
+`--teacher DIR` distils a trained guard (a model directory such as gateway/models/guard, its
+int8 graph run as it is served, one text a call) into this one: half of each step's loss is
+against the labels, half against the teacher's probabilities for every output of the same
+inputs (a prompt's refusal output aside), harm and attack outputs included where the examples
+leave them unknown.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from torch import nn
 from transformers import AutoTokenizer, BatchEncoding, BertModel, get_linear_schedule_with_warmup
 
 from gateway.guard.labels import OUTPUTS
+from gateway.guard.model import check_guard_dir
+from gateway.onnxsession import cpu_session
 from gateway.training.checkpoint import (
     CHECKPOINT,
     CannotResume,
@@ -46,6 +54,7 @@ from gateway.training.recipes import GUARD, GUARD_LAYERS, MINILM, add_training_a
 
 MAX_LENGTH = 256  # as long as the runtime's window
 POSITIVE_WEIGHT = 3.0  # harm and attack labels are sparse: a missed positive costs more
+SPARSE = [0.0] + [1.0] * (len(OUTPUTS) - 2) + [0.0]  # the harm and attack outputs
 
 
 def base_model_dir() -> Path:
@@ -147,6 +156,52 @@ def thresholds(
     return choose_thresholds(predict(model, tokenizer, validation), validation, quiet=quiet)
 
 
+def guard_loss(
+    logits: torch.Tensor, values: torch.Tensor, known: torch.Tensor, taught: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Binary cross-entropy of the logits against the labels over the `known` outputs, a harm or
+    attack positive weighing POSITIVE_WEIGHT; with `taught` (a teacher's probabilities, NaN
+    where it gives none), the mean of that and the same loss against them."""
+    sparse = torch.tensor(SPARSE, device=logits.device)
+
+    def against(wanted: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        weight = mask * (1 + (POSITIVE_WEIGHT - 1) * wanted * sparse)
+        outputs = nn.functional.binary_cross_entropy_with_logits(logits, wanted, reduction="none")
+        return (outputs * weight).sum() / mask.sum()
+
+    gold = against(values, known)
+    if taught is None:
+        return gold
+    return (gold + against(taught.nan_to_num(), (~taught.isnan()).to(logits.dtype))) / 2
+
+
+def check_teacher(teacher: Path, base: Path) -> None:
+    """ValueError unless `teacher` is a guard model directory with `base`'s tokenizer."""
+    check_guard_dir(teacher)
+    if (base / "tokenizer.json").read_bytes() != (teacher / "tokenizer.json").read_bytes():
+        raise ValueError(f"{teacher} has another tokenizer.json than {base}: not a teacher for this base")
+
+
+def teacher_probabilities(teacher: Path, tokenizer: Any, examples: list[dict[str, Any]]) -> np.ndarray:
+    """One row of probabilities an example from the guard in directory `teacher`, its int8
+    graph run as it is served (one text a call), on the inputs training gives the model; a
+    prompt's refusal output is NaN (the served guard does not read it)."""
+    session = cpu_session(teacher / "guard.onnx")
+    rows = np.empty((len(examples), len(OUTPUTS)), dtype=np.float32)
+    started = time.monotonic()
+    for i, example in enumerate(examples):
+        encoded = encode(tokenizer, [example])
+        (logits,) = session.run(["logits"], {name: tensor.numpy() for name, tensor in encoded.items()})
+        rows[i] = 1 / (1 + np.exp(-logits[0]))
+        if example.get("response") is None:
+            rows[i, -1] = np.nan
+        if (i + 1) % 1000 == 0 or i + 1 == len(examples):
+            print(
+                f"teacher: {i + 1}/{len(examples)} examples ({time.monotonic() - started:.0f} s)", flush=True
+            )
+    return rows
+
+
 def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:
     """The largest difference between torch and the exported graph on padded batches."""
     import onnxruntime as ort
@@ -209,10 +264,12 @@ def fit(
     device: str = "cpu",
     checkpoint: Path | None = None,
     resume: bool = False,
+    teacher: Path | None = None,
 ) -> tuple[Guard, Any]:
     """Fine-tune the guard on `train`; returns the model (on `device`) and its tokenizer.
     With `checkpoint`, the state is saved there after every epoch, and `resume` continues
-    from it (the same examples and settings, or CannotResume)."""
+    from it (the same examples and settings, or CannotResume); with `teacher` (a guard model
+    directory), half the loss is against its probabilities."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -221,9 +278,8 @@ def fit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
     training = Training(model, optimizer, schedule, rng)
-    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
-    sparse = torch.zeros(len(OUTPUTS), device=device)
-    sparse[1:-1] = 1.0  # the harm and attack outputs
+    taught = None if teacher is None else teacher_probabilities(teacher, tokenizer, train)
+    row = {id(example): i for i, example in enumerate(train)}  # batches hold the examples themselves
     print(f"training on {len(train)} examples, {steps} steps, on {device}", flush=True)
     recipe = {
         "examples": hashlib.sha256(json.dumps(train, sort_keys=True).encode()).hexdigest(),
@@ -233,6 +289,7 @@ def fit(
         "batch_size": batch_size,
         "lr": lr,
         "seed": seed,
+        **({"teacher": str(teacher)} if teacher is not None else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
     if checkpoint is not None and resume:
@@ -245,8 +302,10 @@ def fit(
             values = torch.tensor([v for v, _ in labelled], device=device)
             known = torch.tensor([k for _, k in labelled], device=device)
             logits = model(**encode(tokenizer, batch).to(device))
-            weight = known * (1 + (POSITIVE_WEIGHT - 1) * values * sparse)
-            loss = (loss_fn(logits, values) * weight).sum() / known.sum()
+            soft = (
+                None if taught is None else torch.tensor(taught[[row[id(e)] for e in batch]], device=device)
+            )
+            loss = guard_loss(logits, values, known, soft)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -277,12 +336,22 @@ def main(argv: list[str] | None = None) -> None:
         help=f'which of the base model\'s 6 blocks to keep: "6" (all), "4" (the first four) or "0,2,4,5" '
         f"(default: the first {GUARD_LAYERS}, as shipped)",
     )
+    parser.add_argument(
+        "--teacher",
+        type=Path,
+        help="a trained guard's model directory (e.g. gateway/models/guard) to distil into this one",
+    )
     args = parser.parse_args(argv)
 
     train, validation = load_examples(args.data)
     base = args.base or base_model_dir()
     layers = kept_layers(args.layers)
     checkpoint = args.output / CHECKPOINT
+    try:
+        if args.teacher is not None:
+            check_teacher(args.teacher, base)
+    except ValueError as error:
+        parser.error(str(error))
     try:
         model, tokenizer = fit(
             train,
@@ -295,6 +364,7 @@ def main(argv: list[str] | None = None) -> None:
             device=args.device,
             checkpoint=checkpoint,
             resume=args.resume,
+            teacher=args.teacher,
         )
     except CannotResume as error:
         parser.error(str(error))
@@ -322,6 +392,7 @@ def main(argv: list[str] | None = None) -> None:
             "layers": model.encoder.config.num_hidden_layers,
             "kept_layers": layers if layers is not None else list(range(6)),
             "device": torch.device(args.device).type,
+            **({"teacher": str(args.teacher)} if args.teacher is not None else {}),
         },
     }
     (args.output / "guard.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
