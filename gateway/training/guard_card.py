@@ -73,6 +73,13 @@ def write_card(directory: Path) -> Path:
         flags += f" --layers {','.join(map(str, kept))}"
     device_flag, where = trained_on(training, gpu_time="a minute", cpu_epoch="ten minutes")
     flags += device_flag
+    taught = ""
+    if "teacher" in training:  # distilled (guard_train --teacher)
+        flags += f" --teacher {training['teacher']}"
+        taught = (
+            f" Half of each step's loss is against the probabilities guard {training['teacher_version']}"
+            f" (`--teacher {training['teacher']}`) gives the same inputs."
+        )
     chosen_how = (
         "Chosen with the int8 model as it is served (`python -m gateway.training.guard_thresholds`, also\n"
         "run by guard_train): per head, the best F1 over its outputs' pooled validation labels; where\n"
@@ -126,7 +133,7 @@ on phrasings never trained on. No evaluation set below was trained on.
 (needs `pip install -e '.[train]'`): AdamW, lr {training["lr"]}, {training["epochs"]} epochs, batch {training["batch_size"]},
 max length {training["max_length"]}, binary cross-entropy per output (unknown labels masked, harm and
 attack positives weighted up), then ONNX export (opset 17; attention written out) and
-`quantize_dynamic` to int8.
+`quantize_dynamic` to int8.{taught}
 Long inputs are read in overlapping windows of 256 tokens at serving time; a text's score is the
 maximum over its windows. {where}
 

@@ -175,11 +175,13 @@ def guard_loss(
     return (gold + against(taught.nan_to_num(), (~taught.isnan()).to(logits.dtype))) / 2
 
 
-def check_teacher(teacher: Path, base: Path) -> None:
-    """ValueError unless `teacher` is a guard model directory with `base`'s tokenizer."""
-    check_guard_dir(teacher)
+def check_teacher(teacher: Path, base: Path) -> str:
+    """The version of the guard in directory `teacher`; ValueError unless it is one with
+    `base`'s tokenizer."""
+    version: str = check_guard_dir(teacher)["version"]
     if (base / "tokenizer.json").read_bytes() != (teacher / "tokenizer.json").read_bytes():
         raise ValueError(f"{teacher} has another tokenizer.json than {base}: not a teacher for this base")
+    return version
 
 
 def teacher_probabilities(teacher: Path, tokenizer: Any, examples: list[dict[str, Any]]) -> np.ndarray:
@@ -348,8 +350,11 @@ def main(argv: list[str] | None = None) -> None:
     layers = kept_layers(args.layers)
     checkpoint = args.output / CHECKPOINT
     try:
-        if args.teacher is not None:
-            check_teacher(args.teacher, base)
+        taught = (
+            {}
+            if args.teacher is None
+            else {"teacher": str(args.teacher), "teacher_version": check_teacher(args.teacher, base)}
+        )
     except ValueError as error:
         parser.error(str(error))
     try:
@@ -392,7 +397,7 @@ def main(argv: list[str] | None = None) -> None:
             "layers": model.encoder.config.num_hidden_layers,
             "kept_layers": layers if layers is not None else list(range(6)),
             "device": torch.device(args.device).type,
-            **({"teacher": str(args.teacher)} if args.teacher is not None else {}),
+            **taught,
         },
     }
     (args.output / "guard.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")

@@ -51,6 +51,20 @@ def test_a_guard_with_other_blocks_names_them(tmp_path: Path) -> None:
     assert "--output gateway/models/guard --layers 0,2,4,5`" in card
 
 
+def test_a_distilled_guard_names_its_teacher(tmp_path: Path) -> None:
+    directory = tmp_path / "guard"
+    shutil.copytree(bundled_guard_dir(), directory)
+    meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
+    meta["training"] |= {"teacher": "build/guard-4", "teacher_version": "0123456789ab"}
+    (directory / "guard.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = write_card(directory).read_text(encoding="utf-8")
+    assert "--output gateway/models/guard --teacher build/guard-4`" in card
+    assert (
+        "Half of each step's loss is against the probabilities guard 0123456789ab (`--teacher build/guard-4`)"
+        " gives the same inputs." in card
+    )
+
+
 def _bundled_pii(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     """A copy of the bundled PII model's directory, and its pii.json."""
     from gateway.pii.model import bundled_pii_dir

@@ -3,6 +3,7 @@ shipped guard's graph run as it is served."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -81,7 +82,8 @@ def test_teacher_probabilities_are_the_served_guards_scores() -> None:
 
 
 def test_a_teacher_with_another_tokenizer_is_refused(tmp_path: Path) -> None:
-    check_teacher(bundled_guard_dir(), base_model_dir())
+    version = json.loads((bundled_guard_dir() / "guard.json").read_text(encoding="utf-8"))["version"]
+    assert check_teacher(bundled_guard_dir(), base_model_dir()) == version
     teacher = tmp_path / "guard"
     shutil.copytree(bundled_guard_dir(), teacher)
     shutil.copy(bundled_pii_dir() / "tokenizer.json", teacher / "tokenizer.json")
