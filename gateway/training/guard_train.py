@@ -37,7 +37,7 @@ from transformers import AutoTokenizer, BatchEncoding, BertModel, get_linear_sch
 
 from gateway.guard.labels import OUTPUTS
 from gateway.guard.model import check_guard_dir
-from gateway.onnxsession import cpu_session
+from gateway.onnxsession import cpu_session, sigmoid
 from gateway.training.checkpoint import (
     CHECKPOINT,
     CannotResume,
@@ -194,7 +194,7 @@ def teacher_probabilities(teacher: Path, tokenizer: Any, examples: list[dict[str
     for i, example in enumerate(examples):
         encoded = encode(tokenizer, [example])
         (logits,) = session.run(["logits"], {name: tensor.numpy() for name, tensor in encoded.items()})
-        rows[i] = 1 / (1 + np.exp(-logits[0]))
+        rows[i] = sigmoid(logits[0])
         if example.get("response") is None:
             rows[i, -1] = np.nan
         if (i + 1) % 1000 == 0 or i + 1 == len(examples):

@@ -24,7 +24,8 @@ def test_a_gpu_model_names_its_device_and_a_cpu_model_none() -> None:
     assert "about ten minutes an epoch" in sentence
 
 
-def _card_of_guard(tmp_path: Path, layers: int, kept: list[int] | None) -> str:
+def _card_of_guard(tmp_path: Path, layers: int, kept: list[int] | None, **training: str) -> str:
+    """The card of a copy of the bundled guard trained with `layers`, `kept` and `training`."""
     directory = tmp_path / "guard"
     shutil.copytree(bundled_guard_dir(), directory)
     meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
@@ -32,6 +33,7 @@ def _card_of_guard(tmp_path: Path, layers: int, kept: list[int] | None) -> str:
     meta["training"].pop("kept_layers", None)
     if kept is not None:
         meta["training"]["kept_layers"] = kept
+    meta["training"] |= training
     (directory / "guard.json").write_text(json.dumps(meta), encoding="utf-8")
     return write_card(directory).read_text(encoding="utf-8")
 
@@ -52,12 +54,7 @@ def test_a_guard_with_other_blocks_names_them(tmp_path: Path) -> None:
 
 
 def test_a_distilled_guard_names_its_teacher(tmp_path: Path) -> None:
-    directory = tmp_path / "guard"
-    shutil.copytree(bundled_guard_dir(), directory)
-    meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
-    meta["training"] |= {"teacher": "build/guard-4", "teacher_version": "0123456789ab"}
-    (directory / "guard.json").write_text(json.dumps(meta), encoding="utf-8")
-    card = write_card(directory).read_text(encoding="utf-8")
+    card = _card_of_guard(tmp_path, 4, None, teacher="build/guard-4", teacher_version="0123456789ab")
     assert "--output gateway/models/guard --teacher build/guard-4`" in card
     assert (
         "Half of each step's loss is against the probabilities guard 0123456789ab (`--teacher build/guard-4`)"

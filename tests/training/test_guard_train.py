@@ -72,11 +72,9 @@ def test_teacher_probabilities_are_the_served_guards_scores() -> None:
             GuardInput(examples[2]["response"], prompt=examples[2]["prompt"]),
         ]
     )
-    for row, scores in zip(rows, served, strict=True):
-        assert row[0] == pytest.approx(scores.unsafe, abs=6e-4)  # served scores are rounded to 3 places
-        assert row[HARM] == pytest.approx(
-            scores.harm["violence_and_weapons"], abs=6e-4
-        )  # served scores are rounded to 3 places
+    for row, scores in zip(rows, served, strict=True):  # served scores are rounded to 3 places
+        assert row[0] == pytest.approx(scores.unsafe, abs=6e-4)
+        assert row[HARM] == pytest.approx(scores.harm["violence_and_weapons"], abs=6e-4)
     assert np.isnan(rows[:2, -1]).all()  # prompts have no refusal score
     assert rows[2, -1] == pytest.approx(served[2].refusal, abs=6e-4)
 
