@@ -236,6 +236,9 @@ def test_bench_guard_and_pii_print_and_write_figures(tmp_path: Path) -> None:
         assert "p50_ms" in result.stdout
         if command == "guard":
             assert figures["batch1_one_thread"]["p50_ms"] > 0
+            assert (
+                figures["prompt_then_response_one_thread"]["p99_ms"] >= figures["batch1_one_thread"]["p50_ms"]
+            )
             for way in ("one_after_another", "side_by_side"):
                 assert figures[f"batch8_{way}"]["texts_per_second"] > 0
             assert [row["concurrency"] for row in figures["concurrent"]] == [1, 4]

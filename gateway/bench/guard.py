@@ -1,7 +1,9 @@
 """Latency and throughput of the guard alone, in process, with no HTTP around it.
 
 Batch 1 on one onnxruntime thread (one CPU core) and on every thread (a call of any length,
-not only from SHORT_CALL_TOKENS on as the gateway does); a batch of 8 prompts scored one after
+not only from SHORT_CALL_TOKENS on as the gateway does); the two passes of a request whose
+verdicts are not cached, a new prompt and then the fake upstream's answer to it, on one thread;
+a batch of 8 prompts scored one after
 the other and side by side (one a core); then concurrent callers through the micro-batcher the
 gateway uses, for prompts of `tokens` tokens.
 """
@@ -17,6 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from gateway.fake_upstream import DEFAULT_REPLY
 from gateway.guard import Guard, GuardInput, GuardModel, bundled_guard_dir
 
 __all__ = ["percentiles", "prompt_of", "run", "time_calls"]
@@ -121,6 +124,19 @@ def run(
     results: dict[str, Any] = {"tokens": tokens, "runs": runs}
     results["batch1_one_thread"] = time_calls(lambda: single.score([GuardInput(text)]), runs, warmup=10)
     print(f"batch 1, 1 thread, {tokens} tokens: {results['batch1_one_thread']}", flush=True)
+    prompts = iter([prompt_of(single, tokens, salt) for salt in range(runs + 10)])
+
+    def prompt_then_response() -> None:
+        prompt = next(prompts)
+        single.score([GuardInput(prompt)])
+        single.score([GuardInput(DEFAULT_REPLY, prompt=prompt)])
+
+    results["prompt_then_response_one_thread"] = time_calls(prompt_then_response, runs, warmup=10)
+    print(
+        f"a new prompt of {tokens} tokens, then a response to it, 1 thread: "
+        f"{results['prompt_then_response_one_thread']}",
+        flush=True,
+    )
     every_thread = GuardModel(directory, short_tokens=0)
     results["batch1_all_threads"] = time_calls(
         lambda: every_thread.score([GuardInput(text)]), runs, warmup=10

@@ -5,6 +5,14 @@ refusal. Texts longer than one window are cut into overlapping windows that are 
 (nothing after the first 512 tokens goes unread); a text's score is the maximum over its
 windows, so one harmful paragraph in a long document is enough to flag it.
 
+A guard trained with the prompt read apart (`response_apart` in guard.json; how it is trained:
+gateway.training.guard_train) judges a response in a pass over the response's own tokens: the
+prompt's positions attend only to the prompt, so its keys and values at every layer are those of
+the prompt's own pass (guard.onnx gives them beside the prompt's logits), and response.onnx reads
+the response's windows against them. A prompt's keys and values are kept (KEPT_PROMPTS, the most
+recent) from its own pass, so a response to it costs no second pass over the prompt; when they
+are not kept, a pass over the prompt's end gives them.
+
 A text's windows go through the model apart from any other text's (ROWS_PER_CALL at a time,
 no padding): int8 dynamic quantization scales activations by the largest value in the whole
 input, so a text scored beside others would get other scores than alone, and a verdict, cached
@@ -14,6 +22,8 @@ or not, must depend on the text only, not on the traffic it arrived with.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -33,6 +43,7 @@ __all__ = ["GuardInput", "GuardModel", "bundled_guard_dir", "check_guard_dir", "
 WINDOW = 256  # text tokens per window: the length the model was trained near
 STRIDE = 192  # windows overlap by WINDOW - STRIDE tokens, so no sentence is only ever seen cut
 CONTEXT = 96  # tokens of the prompt kept (its end) when a response is scored
+KEPT_PROMPTS = 32  # prompts whose keys and values a response-apart guard keeps (at most 1.2 MB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +65,21 @@ def bundled_guard_dir() -> Path:
 FILES = ("guard.onnx", "guard.json", "tokenizer.json")  # what a guard model directory holds
 
 
+RESPONSE_GRAPH = "response.onnx"  # a response-apart guard's second graph
+
+
 def check_guard_dir(directory: Path) -> dict[str, Any]:
     """`directory`'s guard.json; ValueError naming the files it lacks to be a guard model (FILES,
-    then the file the graph's weights are in when guard.json names one)."""
+    then the file the graphs' weights are in when guard.json names one, and the response graph
+    of a response-apart guard)."""
     missing = [name for name in FILES if not (directory / name).is_file()]
     if missing:
         raise ValueError(f"{directory} holds no {', '.join(missing)}")
     meta: dict[str, Any] = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
-    if "weights" in meta and not (directory / meta["weights"]).is_file():
-        raise ValueError(f"{directory} holds no {meta['weights']}")
+    wanted = [meta.get("weights"), RESPONSE_GRAPH if meta.get("response_apart") else None]
+    missing = [name for name in wanted if name is not None and not (directory / name).is_file()]
+    if missing:
+        raise ValueError(f"{directory} holds no {', '.join(missing)}")
     return meta
 
 
@@ -93,6 +110,12 @@ class GuardModel:
         self._cls = self._token_id("[CLS]")
         self._sep = self._token_id("[SEP]")
         self._session = CpuModel(directory / "guard.onnx", threads, short_tokens)
+        self.response_apart = bool(meta.get("response_apart"))
+        self._responses = (
+            CpuModel(directory / RESPONSE_GRAPH, threads, short_tokens) if self.response_apart else None
+        )
+        self._prompts: OrderedDict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._prompts_lock = threading.Lock()
         self._texts = TextPool(parallel)
         self._slices = head_slices()
 
@@ -101,6 +124,12 @@ class GuardModel:
         if found is None:
             raise ValueError(f"{self.directory}/tokenizer.json has no {token} token")
         return found
+
+    @property
+    def kept_prompts(self) -> int:
+        """How many prompts' keys and values a response-apart guard holds now."""
+        with self._prompts_lock:
+            return len(self._prompts)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` as a prompt, [CLS] and [SEP] included."""
@@ -113,14 +142,24 @@ class GuardModel:
 
     def _score_one(self, job: tuple[GuardInput, list[int]]) -> GuardScores:
         item, text_ids = job
-        return self._scores(self._run(self._rows(item, text_ids)).max(axis=0), item.is_response)
+        if self._responses is None:
+            probabilities = self._run(self._rows(item, text_ids))
+        elif item.is_response:
+            probabilities = self._run_response(self._context(item), text_ids)
+        else:
+            probabilities = self._run_prompt(text_ids)
+        return self._scores(probabilities.max(axis=0), item.is_response)
+
+    def _context(self, item: GuardInput) -> list[int]:
+        """The end of a response's prompt that the response is read with (CONTEXT tokens)."""
+        return self._tokenizer.encode(item.prompt or "", add_special_tokens=False).ids[-CONTEXT:]
 
     def _rows(self, item: GuardInput, text_ids: list[int]) -> list[tuple[list[int], list[int]]]:
         """(input ids, token types) of each window of the item's text: [CLS] window [SEP] for a
         prompt, [CLS] prompt's end [SEP] window [SEP] for a response (the window as segment 1)."""
         head, text_type = [self._cls], 0
         if item.is_response:
-            context = self._tokenizer.encode(item.prompt or "", add_special_tokens=False).ids[-CONTEXT:]
+            context = self._context(item)
             head, text_type = [self._cls, *context, self._sep], 1
         return [
             ([*head, *window, self._sep], [0] * len(head) + [text_type] * (len(window) + 1))
@@ -129,8 +168,57 @@ class GuardModel:
 
     def _run(self, rows: list[tuple[list[int], list[int]]]) -> np.ndarray:
         """Probabilities of each row."""
-        logits = [self._session.run(["logits"], padded(chunk))[0] for chunk in per_call(rows)]
+        logits = [self._session.run(["logits"], self._feed(chunk))[0] for chunk in per_call(rows)]
         return sigmoid(np.concatenate(logits))
+
+    def _feed(self, rows: Sequence[tuple[list[int], list[int]]]) -> dict[str, np.ndarray]:
+        """`padded` rows, without token types for a response-apart guard's graphs (its prompt
+        graph reads type 0, its response graph type 1)."""
+        feed = padded(rows)
+        if self.response_apart:
+            del feed["token_type_ids"]
+        return feed
+
+    def _run_prompt(self, ids: list[int]) -> np.ndarray:
+        """A response-apart guard's probabilities for each window of a prompt; a prompt of one
+        window that a response could be read with whole (CONTEXT tokens or fewer) leaves its
+        keys and values kept."""
+        rows = [([self._cls, *window, self._sep], [0] * (len(window) + 2)) for window in _windows(ids)]
+        if len(ids) > CONTEXT:
+            return self._run(rows)
+        logits, keys, values = self._session.run(["logits", "keys", "values"], self._feed(rows))
+        self._keep(tuple(ids), (keys, values))
+        return sigmoid(logits)
+
+    def _run_response(self, context: list[int], ids: list[int]) -> np.ndarray:
+        """A response-apart guard's probabilities for each window of a response, read against
+        the keys and values of [CLS] `context` [SEP]: kept, or from a pass over it."""
+        assert self._responses is not None
+        with self._prompts_lock:
+            kept = self._prompts.get(tuple(context))
+            if kept is not None:
+                self._prompts.move_to_end(tuple(context))
+        if kept is None:
+            prompt_row = [([self._cls, *context, self._sep], [0] * (len(context) + 2))]
+            _, keys, values = self._session.run(["logits", "keys", "values"], self._feed(prompt_row))
+            kept = self._keep(tuple(context), (keys, values))
+        rows = [([*window, self._sep], [1] * (len(window) + 1)) for window in _windows(ids)]
+        logits = [
+            self._responses.run(["logits"], {**self._feed(chunk), "keys": kept[0], "values": kept[1]})[0]
+            for chunk in per_call(rows)
+        ]
+        return sigmoid(np.concatenate(logits))
+
+    def _keep(
+        self, prompt: tuple[int, ...], kept: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keep a prompt's keys and values, the most recent KEPT_PROMPTS prompts'; returns them."""
+        with self._prompts_lock:
+            self._prompts[prompt] = kept
+            self._prompts.move_to_end(prompt)
+            while len(self._prompts) > KEPT_PROMPTS:
+                self._prompts.popitem(last=False)
+        return kept
 
     def _scores(self, row: np.ndarray, is_response: bool) -> GuardScores:
         harm = row[self._slices["harm"]]

@@ -73,6 +73,16 @@ def write_card(directory: Path) -> Path:
         flags += f" --layers {','.join(map(str, kept))}"
     device_flag, where = trained_on(training, gpu_time="a minute", cpu_epoch="ten minutes")
     flags += device_flag
+    passes = "in a single forward pass"
+    pooled = "mean pooling"
+    if meta.get("response_apart"):  # guard_train --response-apart
+        flags += " --response-apart"
+        passes = (
+            "in one forward pass; a response\nin a pass over its own tokens, read against the keys and values "
+            "its prompt's pass left\n(`guard.onnx` for prompts, `response.onnx` for responses: in a pair the "
+            "prompt attends only to\nitself)"
+        )
+        pooled = "mean pooling (over a response's own tokens in a pair)"
     taught = ""
     if "teacher" in training:  # distilled (guard_train --teacher)
         flags += f" --teacher {training['teacher']}"
@@ -94,14 +104,14 @@ def write_card(directory: Path) -> Path:
     )
     card = f"""# Shieldgate guard, version {meta["version"]}
 
-One encoder that judges a prompt, or a response to a prompt, in a single forward pass:
+One encoder that judges a prompt, or a response to a prompt, {passes}:
 `unsafe`, 14 harm categories, 11 attack strategies and `refusal` (responses only), each a
 sigmoid probability. Served with onnxruntime (int8, dynamic quantization) and tokenizers;
 no torch at serving time.{weights}
 
 ## Base model and licence
 
-{meta["base_model"]}, {layers}. Hidden size 384; mean pooling and one
+{meta["base_model"]}, {layers}. Hidden size 384; {pooled} and one
 linear layer of {len(meta["outputs"])} outputs on top. The fine-tuned weights are released under
 the project's licence (Apache-2.0).
 

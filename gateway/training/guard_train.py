@@ -27,6 +27,7 @@ import math
 import random
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from transformers import AutoTokenizer, BatchEncoding, BertModel, get_linear_sch
 from gateway.guard.labels import OUTPUTS
 from gateway.guard.model import check_guard_dir
 from gateway.onnxsession import cpu_session, sigmoid
+from gateway.training import pii_encoder
 from gateway.training.checkpoint import (
     CHECKPOINT,
     CannotResume,
@@ -82,8 +84,14 @@ def kept_layers(spec: str | None) -> list[int] | None:
 
 
 class Guard(nn.Module):
-    def __init__(self, base: Path, layers: list[int] | None = None) -> None:
+    """The encoder, mean pooled, and one linear layer. `response_apart`: in a (prompt, response)
+    pair the prompt attends only to itself and the pooling reads the response's positions alone
+    (gateway.training.pii_encoder reads a prefix apart the same way), so the prompt's keys and
+    values are those of its own pass and a response is a pass over its own tokens."""
+
+    def __init__(self, base: Path, layers: list[int] | None = None, response_apart: bool = False) -> None:
         super().__init__()
+        self.response_apart = response_apart
         self.encoder = BertModel.from_pretrained(base, add_pooling_layer=False, dtype=torch.float32)
         if layers is not None:  # fewer blocks, less time per token
             blocks = self.encoder.encoder.layer
@@ -95,11 +103,20 @@ class Guard(nn.Module):
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
     ) -> torch.Tensor:
-        hidden = self.encoder(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-        ).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        if not self.response_apart:
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            return self.pooled_logits(hidden, attention_mask)
+        hidden = pii_encoder.encode(self.encoder, input_ids, attention_mask, token_type_ids)
+        # A pair's logits read its response (token type 1) alone; a prompt's every position.
+        is_pair = token_type_ids.amax(dim=1, keepdim=True) > 0
+        return self.pooled_logits(hidden, attention_mask * (token_type_ids.bool() | ~is_pair))
+
+    def pooled_logits(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The head's logits over the mean of `hidden` where `mask` (batch, positions) is 1."""
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
         return self.head(self.dropout(pooled))  # logits
 
 
@@ -177,8 +194,11 @@ def guard_loss(
 
 def check_teacher(teacher: Path, base: Path) -> str:
     """The version of the guard in directory `teacher`; ValueError unless it is one with
-    `base`'s tokenizer."""
-    version: str = check_guard_dir(teacher)["version"]
+    `base`'s tokenizer and one graph for prompts and pairs alike."""
+    meta = check_guard_dir(teacher)
+    if meta.get("response_apart"):
+        raise ValueError(f"{teacher} reads a response's prompt apart: not a teacher here (its pairs need two graphs)")
+    version: str = meta["version"]
     if (base / "tokenizer.json").read_bytes() != (teacher / "tokenizer.json").read_bytes():
         raise ValueError(f"{teacher} has another tokenizer.json than {base}: not a teacher for this base")
     return version
@@ -206,9 +226,7 @@ def teacher_probabilities(teacher: Path, tokenizer: Any, examples: list[dict[str
 
 def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:
     """The largest difference between torch and the exported graph on padded batches."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = _session(onnx_path)
     texts = ["hi", "How do I bake bread at home for my family?", "word " * 200]
     worst = 0.0
     for batch in (texts, texts[:2]):
@@ -220,10 +238,11 @@ def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:
     return worst
 
 
-def export(model: Guard, tokenizer: Any, output: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
+def export(model: Guard, tokenizer: Any, output: Path) -> list[str]:
+    """The model's int8 graphs in `output`, their large tensors in WEIGHTS; the files written."""
     model.eval().cpu()
+    if model.response_apart:
+        return _export_apart(model, tokenizer, output)
     # Written-out attention (plain MatMul and Softmax operators), not torch's fused kernel. The
     # int8 graph runs them as they are: onnxruntime's transformer optimizer can fuse them into its
     # QAttention operator, but that graph ran slower on one thread (24 tokens 1.11 against 0.92
@@ -232,26 +251,166 @@ def export(model: Guard, tokenizer: Any, output: Path) -> None:
     model.encoder.set_attn_implementation("eager")
     sample = tokenizer(["export"], ["sample"], return_tensors="pt")
     fp32 = output / "guard-fp32.onnx"
-    torch.onnx.export(
+    _onnx(
         model,
-        (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
-        str(fp32),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
-        output_names=["logits"],
-        dynamic_axes={
-            name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask", "token_type_ids")
-        }
+        {name: sample[name] for name in ("input_ids", "attention_mask", "token_type_ids")},
+        fp32,
+        {name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask", "token_type_ids")}
         | {"logits": {0: "batch"}},
-        opset_version=17,
-        dynamo=False,
     )
-    difference = check_export(model, tokenizer, fp32)
+    _matches(check_export(model, tokenizer, fp32))
+    _quantize(fp32, output / "guard.onnx")
+    share_weights(output, ["guard.onnx"])  # sessions of one graph map the same weights
+    return ["guard.onnx", WEIGHTS]
+
+
+class PromptPart(nn.Module):
+    """A response-apart guard's prompt pass: (batch, positions) ids and attention mask -> the
+    logits, and the keys and values at every layer (layers, batch, heads, positions, head size)
+    that a response to the prompt is read against."""
+
+    def __init__(self, model: Guard) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        hidden, keys, values = pii_encoder.prefix(self.model.encoder, input_ids, 0, attention_mask)
+        return self.model.pooled_logits(hidden, attention_mask), keys, values
+
+
+class ResponsePart(nn.Module):
+    """A response-apart guard's response pass: rows of the response's tokens and [SEP] (padded),
+    their attention mask, and a PromptPart's keys and values for one prompt (layers, 1, heads,
+    positions, head size) -> the logits."""
+
+    def __init__(self, model: Guard) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
+    ) -> torch.Tensor:
+        layers = len(self.model.encoder.encoder.layer)
+        hidden, _ = pii_encoder.after(self.model.encoder, input_ids, attention_mask, keys, values, layers)
+        return self.model.pooled_logits(hidden, attention_mask)
+
+
+def _export_apart(model: Guard, tokenizer: Any, output: Path) -> list[str]:
+    """guard.onnx (prompts, and a response's prompt) and response.onnx; checked against the
+    whole-pair model."""
+    prompt_fp32, response_fp32 = output / "guard-fp32.onnx", output / "response-fp32.onnx"
+    prompts = tokenizer(["export a sample", "hi"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        _, keys, values = PromptPart(model)(prompts["input_ids"][:1], prompts["attention_mask"][:1])
+    _onnx(
+        PromptPart(model),
+        {"input_ids": prompts["input_ids"], "attention_mask": prompts["attention_mask"]},
+        prompt_fp32,
+        {
+            "input_ids": {0: "batch", 1: "sequence"},
+            "attention_mask": {0: "batch", 1: "sequence"},
+            "logits": {0: "batch"},
+            "keys": {1: "batch", 3: "sequence"},
+            "values": {1: "batch", 3: "sequence"},
+        },
+        outputs=["logits", "keys", "values"],
+    )
+    answers = tokenizer(["a sample", "and a longer sample answer"], padding=True, return_tensors="pt")
+    _onnx(
+        ResponsePart(model),
+        {
+            "input_ids": answers["input_ids"][:, 1:],  # the answer's tokens and [SEP], no [CLS]
+            "attention_mask": answers["attention_mask"][:, 1:],
+            "keys": keys,
+            "values": values,
+        },
+        response_fp32,
+        {
+            "input_ids": {0: "batch", 1: "sequence"},
+            "attention_mask": {0: "batch", 1: "sequence"},
+            "keys": {3: "prefix"},
+            "values": {3: "prefix"},
+            "logits": {0: "batch"},
+        },
+    )
+    _matches(check_export_apart(model, tokenizer, prompt_fp32, response_fp32))
+    _quantize(prompt_fp32, output / "guard.onnx")
+    _quantize(response_fp32, output / "response.onnx")
+    share_weights(output, ["guard.onnx", "response.onnx"])  # their layers stored once
+    return ["guard.onnx", "response.onnx", WEIGHTS]
+
+
+def check_export_apart(model: Guard, tokenizer: Any, prompt_graph: Path, response_graph: Path) -> float:
+    """The largest difference between torch on whole prompts and pairs and the two graphs: padded
+    prompts, and each pair's response read against its prompt's kept keys and values."""
+    prompts = ["hi", "How do I bake bread at home for my family?", "word " * 200]
+    responses = ["Sure: flour, water, salt and yeast.", "I can't help with that.", "ok " * 60]
+    prompt_session, response_session = _session(prompt_graph), _session(response_graph)
+    worst = 0.0
+    for batch in (prompts, prompts[:2]):
+        encoded = tokenizer(batch, return_tensors="pt", padding=True, truncation=True, max_length=MAX_LENGTH)
+        with torch.no_grad():
+            expected = model(**encoded).numpy()
+        feed = {name: encoded[name].numpy() for name in ("input_ids", "attention_mask")}
+        (got,) = prompt_session.run(["logits"], feed)
+        worst = max(worst, float(np.abs(got - expected).max()))
+    for prompt, response in zip(prompts[:2], responses, strict=False):
+        pair = tokenizer([prompt], [response], return_tensors="pt")
+        with torch.no_grad():
+            expected = model(**pair).numpy()
+        start = int((pair["token_type_ids"][0] == 0).sum())
+        ids = pair["input_ids"][:, :start].numpy()
+        _, keys, values = prompt_session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+        rows = pair["input_ids"][:, start:].numpy()
+        twice = np.concatenate([rows, rows])  # a batch of two windows against one prompt
+        (got,) = response_session.run(
+            ["logits"],
+            {"input_ids": twice, "attention_mask": np.ones_like(twice), "keys": keys, "values": values},
+        )
+        worst = max(worst, float(np.abs(got - expected).max()))
+    return worst
+
+
+def _onnx(
+    module: nn.Module,
+    inputs: dict[str, torch.Tensor],
+    path: Path,
+    dynamic_axes: dict[str, dict[int, str]],
+    outputs: list[str] | None = None,
+) -> None:
+    with warnings.catch_warnings():
+        # The TorchScript exporter is chosen on purpose: torch warns that it is no longer the
+        # default, and about functions it calls itself.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module.eval(),
+            tuple(inputs.values()),
+            str(path),
+            input_names=list(inputs),
+            output_names=outputs or ["logits"],
+            dynamic_axes=dynamic_axes,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _matches(difference: float) -> None:
     print(f"exported graph matches torch within {difference:.2e} (fp32)")
     if difference > 1e-3:
         raise RuntimeError(f"the exported graph differs from the model by {difference}")
-    quantize_dynamic(str(fp32), str(output / "guard.onnx"), weight_type=QuantType.QInt8)
+
+
+def _quantize(fp32: Path, int8: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
     fp32.unlink()
-    share_weights(output, ["guard.onnx"])  # sessions of one graph map the same weights
 
 
 def fit(
@@ -267,6 +426,7 @@ def fit(
     checkpoint: Path | None = None,
     resume: bool = False,
     teacher: Path | None = None,
+    response_apart: bool = False,
 ) -> tuple[Guard, Any]:
     """Fine-tune the guard on `train`; returns the model (on `device`) and its tokenizer.
     With `checkpoint`, the state is saved there after every epoch, and `resume` continues
@@ -275,7 +435,7 @@ def fit(
     torch.manual_seed(seed)
     rng = random.Random(seed)
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = Guard(base, layers).to(device)
+    model = Guard(base, layers, response_apart).to(device)
     steps = epochs * math.ceil(len(train) / batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * steps), steps)
@@ -292,6 +452,7 @@ def fit(
         "lr": lr,
         "seed": seed,
         **({"teacher": str(teacher)} if teacher is not None else {}),
+        **({"response_apart": True} if response_apart else {}),
     }
     step, first_epoch, started = 0, 0, time.monotonic()
     if checkpoint is not None and resume:
@@ -343,6 +504,17 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="a trained guard's model directory (e.g. gateway/models/guard) to distil into this one",
     )
+    parser.add_argument(
+        "--response-apart",
+        action="store_true",
+        help="read a response's prompt apart (it attends only to itself), so that a response is "
+        "judged in a pass over its own tokens against the prompt's kept keys and values",
+    )
+    parser.add_argument(
+        "--keep-checkpoint",
+        action="store_true",
+        help="keep checkpoint.pt after the export (to export again, or to start another run from it)",
+    )
     args = parser.parse_args(argv)
 
     train, validation = load_examples(args.data)
@@ -370,17 +542,19 @@ def main(argv: list[str] | None = None) -> None:
             checkpoint=checkpoint,
             resume=args.resume,
             teacher=args.teacher,
+            response_apart=args.response_apart,
         )
     except CannotResume as error:
         parser.error(str(error))
     args.output.mkdir(parents=True, exist_ok=True)
-    export(model, tokenizer, args.output)
+    written = export(model, tokenizer, args.output)
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
     meta = {
         "version": hashlib.sha256(
-            b"".join((args.output / name).read_bytes() for name in ("guard.onnx", WEIGHTS))
+            b"".join((args.output / name).read_bytes() for name in written)
         ).hexdigest()[:12],
         "weights": WEIGHTS,
+        **({"response_apart": True} if model.response_apart else {}),
         "base_model": base_config(base)["shieldgate_source"],
         "outputs": list(OUTPUTS),
         "max_length": 512,
@@ -404,8 +578,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"thresholds chosen on the validation split ({len(validation)} examples), int8 model as served:")
     served_thresholds(args.output, validation)
     write_card(args.output)
-    checkpoint.unlink(missing_ok=True)  # the model is exported: nothing left to resume
-    print(f"wrote {args.output}/guard.onnx, {WEIGHTS}, tokenizer.json, guard.json")
+    if not args.keep_checkpoint:
+        checkpoint.unlink(missing_ok=True)  # the model is exported: nothing left to resume
+    print(f"wrote {', '.join(f'{args.output}/{name}' for name in written)}, tokenizer.json, guard.json")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ position), so the labels' vectors see the text they are looked for in: the prefi
 up to those layers, and `text` runs them over prefix and text. `join` 0 reads the labels apart
 throughout.
 
+The safety guard reads a response's prompt apart the same way (gateway.training.guard_train
+`--response-apart`): the prompt is the prefix, the response the text, and `after` reads the
+response against the prompt's kept keys and values.
+
 `encode` is the same computation over whole windows, as training runs it; it gives what `prefix`
 then `text` give (tests/training/test_pii_encoder.py).
 
@@ -28,7 +32,7 @@ from typing import Any
 import torch
 from transformers import BertModel
 
-__all__ = ["encode", "prefix", "text"]
+__all__ = ["after", "encode", "prefix", "text"]
 
 
 def _blocked(allowed: torch.Tensor) -> torch.Tensor:
@@ -92,13 +96,17 @@ def encode(
 
 
 def prefix(
-    bert: BertModel, input_ids: torch.Tensor, join: int = 0
+    bert: BertModel, input_ids: torch.Tensor, join: int = 0, attention_mask: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A label prefix's (1, positions) hidden states (1, positions, hidden) before the last `join`
-    layers, and its keys and values at the layers before them, each (layers - join, 1, heads,
-    positions, head size)."""
+    """A prefix's (batch, positions) hidden states (batch, positions, hidden) before the last
+    `join` layers, and its keys and values at the layers before them, each (layers - join, batch,
+    heads, positions, head size). Every position sees every other; with `attention_mask`, every
+    real one (padded rows)."""
     hidden: torch.Tensor = bert.embeddings(input_ids=input_ids, token_type_ids=torch.zeros_like(input_ids))
-    mask = torch.zeros_like(input_ids, dtype=torch.float32)[:, None, None, :]  # all see all
+    if attention_mask is None:
+        mask = torch.zeros_like(input_ids, dtype=torch.float32)[:, None, None, :]  # all see all
+    else:
+        mask = _blocked(attention_mask.bool())[:, None, None, :]
     keys, values = [], []
     for layer in bert.encoder.layer[: len(bert.encoder.layer) - join]:
         hidden, key, value = _layer(layer, hidden, mask)
@@ -120,6 +128,28 @@ def text(
     prefix that `prefix` gave (`keys`, `values`, `prefix_hidden`; the same `join`): the prefix's
     hidden states (batch or 1, prefix positions, hidden) and the text's (batch, positions,
     hidden) after the last layer."""
+    layers = bert.encoder.layer
+    hidden, mask = after(bert, input_ids, attention_mask, keys, values, len(layers) - join)
+    if join == 0:
+        return prefix_hidden, hidden
+    both = torch.cat([prefix_hidden.expand(input_ids.shape[0], -1, -1), hidden], dim=1)
+    for layer in layers[len(layers) - join :]:
+        both, _, _ = _layer(layer, both, mask)
+    return both[:, : prefix_hidden.shape[1]], both[:, prefix_hidden.shape[1] :]
+
+
+def after(
+    bert: BertModel,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    keys: torch.Tensor,
+    values: torch.Tensor,
+    depth: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows (batch, positions; token type 1, padded) read through the first `depth` layers after a
+    kept prefix, whose keys and values (depth, batch or 1, heads, prefix positions, head size) they
+    attend to before their own: the rows' hidden states, and the additive mask (batch, 1, 1,
+    prefix + positions) that hides their padding."""
     # Sizes come from tensors, not Python ints, so an exported graph takes any prefix and text.
     prefix_positions = torch.ones_like(keys[0, 0, 0, :, 0], dtype=torch.long)
     ones = torch.ones_like(input_ids)
@@ -130,12 +160,6 @@ def text(
     seen_prefix = prefix_positions.bool()[None].expand(input_ids.shape[0], -1)
     seen = torch.cat([seen_prefix, attention_mask.bool()], dim=1)
     mask = _blocked(seen)[:, None, None, :]
-    layers = bert.encoder.layer
-    for index, layer in enumerate(layers[: len(layers) - join]):
+    for index, layer in enumerate(bert.encoder.layer[:depth]):
         hidden, _, _ = _layer(layer, hidden, mask, keys[index], values[index])
-    if join == 0:
-        return prefix_hidden, hidden
-    both = torch.cat([prefix_hidden.expand(input_ids.shape[0], -1, -1), hidden], dim=1)
-    for layer in layers[len(layers) - join :]:
-        both, _, _ = _layer(layer, both, mask)
-    return both[:, : prefix_hidden.shape[1]], both[:, prefix_hidden.shape[1] :]
+    return hidden, mask

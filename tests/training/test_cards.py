@@ -62,6 +62,21 @@ def test_a_distilled_guard_names_its_teacher(tmp_path: Path) -> None:
     )
 
 
+def test_a_response_apart_guard_says_how_it_reads_a_response(tmp_path: Path) -> None:
+    directory = tmp_path / "guard"
+    shutil.copytree(bundled_guard_dir(), directory)
+    meta = json.loads((directory / "guard.json").read_text(encoding="utf-8"))
+    meta.pop("response_apart", None)
+    (directory / "guard.json").write_text(json.dumps(meta), encoding="utf-8")
+    card = write_card(directory).read_text(encoding="utf-8")
+    assert "in a single forward pass" in card and "--response-apart" not in card
+    (directory / "guard.json").write_text(json.dumps({**meta, "response_apart": True}), encoding="utf-8")
+    card = write_card(directory).read_text(encoding="utf-8")
+    assert "--output gateway/models/guard --response-apart`" in card
+    assert "`response.onnx` for responses" in card
+    assert "mean pooling (over a response's own tokens in a pair)" in card
+
+
 def _bundled_pii(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     """A copy of the bundled PII model's directory, and its pii.json."""
     from gateway.pii.model import bundled_pii_dir

@@ -1,5 +1,6 @@
 """The guard trainer's loss, with and without a teacher, and the teacher's probabilities: the
-shipped guard's graph run as it is served."""
+shipped guard's graph run as it is served; a guard that reads a response's prompt apart, exported
+and served as two graphs."""
 
 from __future__ import annotations
 
@@ -7,22 +8,27 @@ import json
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from transformers import AutoTokenizer
 
-from gateway.guard import GuardInput, bundled_guard_dir, load_guard
+from gateway.guard import GuardInput, GuardModel, bundled_guard_dir, load_guard
 from gateway.guard.labels import OUTPUTS
+from gateway.guard.model import CONTEXT, KEPT_PROMPTS
 from gateway.pii.model import bundled_pii_dir
 from gateway.training.guard_train import (
     POSITIVE_WEIGHT,
+    Guard,
     base_model_dir,
     check_teacher,
+    export,
     guard_loss,
     teacher_probabilities,
 )
+from gateway.training.onnx_share import WEIGHTS
 
 HARM = OUTPUTS.index("violence_and_weapons")
 
@@ -89,3 +95,81 @@ def test_a_teacher_with_another_tokenizer_is_refused(tmp_path: Path) -> None:
         check_teacher(teacher, base_model_dir())
     with pytest.raises(ValueError, match="holds no"):
         check_teacher(tmp_path, base_model_dir())
+
+
+@pytest.fixture(scope="module")
+def apart_guard(tmp_path_factory: pytest.TempPathFactory) -> tuple[Guard, Any, Path]:
+    """An untrained response-apart guard (its head as initialised), exported as the trainer
+    exports it, with the guard.json the gateway needs to load it."""
+    torch.manual_seed(0)
+    base = base_model_dir()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = Guard(base, [0, 1, 2, 3], response_apart=True)
+    output = tmp_path_factory.mktemp("apart")
+    assert export(model, tokenizer, output) == ["guard.onnx", "response.onnx", WEIGHTS]
+    shutil.copy(base / "tokenizer.json", output / "tokenizer.json")
+    meta = {"version": "test", "weights": WEIGHTS, "response_apart": True, "outputs": list(OUTPUTS)}
+    (output / "guard.json").write_text(json.dumps({**meta, "thresholds": {}}), encoding="utf-8")
+    return model.eval(), tokenizer, output
+
+
+def test_a_response_apart_guard_reads_a_prompt_alone_as_the_whole_model_does() -> None:
+    torch.manual_seed(0)
+    base = base_model_dir()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    apart = Guard(base, [0, 1, 2, 3], response_apart=True).eval()
+    whole = Guard(base, [0, 1, 2, 3]).eval()
+    whole.load_state_dict(apart.state_dict())
+    prompts = tokenizer(["hello there", "How do I bake bread at home?"], padding=True, return_tensors="pt")
+    pairs = tokenizer(["hello there"], ["Hi! How can I help?"], return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(apart(**prompts), whole(**prompts), atol=1e-5)
+        # In a pair, the prompt no longer sees the response and the pooling reads the response.
+        assert not torch.allclose(apart(**pairs), whole(**pairs), atol=1e-3)
+
+
+def test_a_response_apart_guard_serves_pairs_from_the_prompts_kept_keys_and_values(
+    apart_guard: tuple[Guard, Any, Path],
+) -> None:
+    model, tokenizer, directory = apart_guard
+    prompt, response = "How do I bake bread at home?", "Mix flour, water, salt and yeast, then bake it."
+    served = GuardModel(directory, threads=1)
+    assert served.response_apart
+    (alone,) = served.score([GuardInput(response, prompt=prompt)])  # the prompt's pass not kept
+    assert served.kept_prompts == 1
+    fresh = GuardModel(directory, threads=1)
+    fresh.score([GuardInput(prompt)])  # its pass keeps the keys and values
+    (after_prompt,) = fresh.score([GuardInput(response, prompt=prompt)])
+    assert after_prompt == alone  # the same verdict either way: it depends on the texts only
+    with torch.no_grad():
+        expected = torch.sigmoid(model(**tokenizer([prompt], [response], return_tensors="pt")))[0]
+    assert alone.unsafe == pytest.approx(float(expected[0]), abs=0.02)  # int8 against fp32
+    assert alone.refusal == pytest.approx(float(expected[-1]), abs=0.02)
+
+
+def test_a_response_apart_guard_keeps_a_bounded_number_of_prompts(
+    apart_guard: tuple[Guard, Any, Path],
+) -> None:
+    served = GuardModel(apart_guard[2], threads=1)
+    long_prompt = "word " * (CONTEXT + 5)
+    served.score([GuardInput(long_prompt)])  # past CONTEXT tokens: a response reads its end
+    assert served.kept_prompts == 0
+    served.score([GuardInput(f"prompt number {i}") for i in range(KEPT_PROMPTS + 3)])
+    assert served.kept_prompts == KEPT_PROMPTS
+    (scores,) = served.score([GuardInput("Sure.", prompt=long_prompt)])
+    assert scores.refusal is not None
+
+
+def test_a_response_apart_guard_is_not_a_teacher(apart_guard: tuple[Guard, Any, Path]) -> None:
+    with pytest.raises(ValueError, match="apart: not a teacher"):
+        check_teacher(apart_guard[2], base_model_dir())
+
+
+def test_a_response_apart_guard_without_its_response_graph_is_refused(
+    apart_guard: tuple[Guard, Any, Path], tmp_path: Path
+) -> None:
+    directory = tmp_path / "guard"
+    shutil.copytree(apart_guard[2], directory)
+    (directory / "response.onnx").unlink()
+    with pytest.raises(ValueError, match=r"holds no response\.onnx$"):
+        GuardModel(directory)
