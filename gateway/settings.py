@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     )
     guard_model: Path | None = Field(
         default=None,
-        description="Guard model directory (guard.onnx, tokenizer.json, guard.json, and the weights "
-        "file guard.json names); None: bundled.",
+        description="Guard model directory (guard.onnx, tokenizer.json, guard.json, the weights "
+        "file guard.json names, and response.onnx for a response-apart guard); None: bundled.",
     )
     pii: bool = Field(
         default=False,
