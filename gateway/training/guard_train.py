@@ -27,7 +27,6 @@ import math
 import random
 import shutil
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from gateway.training.checkpoint import (
 from gateway.training.guard_card import write_card
 from gateway.training.guard_data import load_examples, targets
 from gateway.training.guard_thresholds import choose_thresholds, served_thresholds
+from gateway.training.onnx_export import check_difference, fp32_session, quantize, to_onnx
 from gateway.training.onnx_share import WEIGHTS, share_weights
 from gateway.training.recipes import GUARD, GUARD_LAYERS, MINILM, add_training_arguments
 
@@ -197,7 +197,9 @@ def check_teacher(teacher: Path, base: Path) -> str:
     `base`'s tokenizer and one graph for prompts and pairs alike."""
     meta = check_guard_dir(teacher)
     if meta.get("response_apart"):
-        raise ValueError(f"{teacher} reads a response's prompt apart: not a teacher here (its pairs need two graphs)")
+        raise ValueError(
+            f"{teacher} reads a response's prompt apart: not a teacher here (its pairs need two graphs)"
+        )
     version: str = meta["version"]
     if (base / "tokenizer.json").read_bytes() != (teacher / "tokenizer.json").read_bytes():
         raise ValueError(f"{teacher} has another tokenizer.json than {base}: not a teacher for this base")
@@ -226,7 +228,7 @@ def teacher_probabilities(teacher: Path, tokenizer: Any, examples: list[dict[str
 
 def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:
     """The largest difference between torch and the exported graph on padded batches."""
-    session = _session(onnx_path)
+    session = fp32_session(onnx_path)
     texts = ["hi", "How do I bake bread at home for my family?", "word " * 200]
     worst = 0.0
     for batch in (texts, texts[:2]):
@@ -251,15 +253,15 @@ def export(model: Guard, tokenizer: Any, output: Path) -> list[str]:
     model.encoder.set_attn_implementation("eager")
     sample = tokenizer(["export"], ["sample"], return_tensors="pt")
     fp32 = output / "guard-fp32.onnx"
-    _onnx(
+    to_onnx(
         model,
         {name: sample[name] for name in ("input_ids", "attention_mask", "token_type_ids")},
         fp32,
         {name: {0: "batch", 1: "sequence"} for name in ("input_ids", "attention_mask", "token_type_ids")}
         | {"logits": {0: "batch"}},
     )
-    _matches(check_export(model, tokenizer, fp32))
-    _quantize(fp32, output / "guard.onnx")
+    check_difference(check_export(model, tokenizer, fp32))
+    quantize(fp32, output / "guard.onnx")
     share_weights(output, ["guard.onnx"])  # sessions of one graph map the same weights
     return ["guard.onnx", WEIGHTS]
 
@@ -302,8 +304,8 @@ def _export_apart(model: Guard, tokenizer: Any, output: Path) -> list[str]:
     prompts = tokenizer(["export a sample", "hi"], return_tensors="pt", padding=True)
     with torch.no_grad():
         _, keys, values = PromptPart(model)(prompts["input_ids"][:1], prompts["attention_mask"][:1])
-    _onnx(
-        PromptPart(model),
+    to_onnx(
+        PromptPart(model).eval(),  # export() restores the mode a module had, model's included
         {"input_ids": prompts["input_ids"], "attention_mask": prompts["attention_mask"]},
         prompt_fp32,
         {
@@ -316,8 +318,8 @@ def _export_apart(model: Guard, tokenizer: Any, output: Path) -> list[str]:
         outputs=["logits", "keys", "values"],
     )
     answers = tokenizer(["a sample", "and a longer sample answer"], padding=True, return_tensors="pt")
-    _onnx(
-        ResponsePart(model),
+    to_onnx(
+        ResponsePart(model).eval(),
         {
             "input_ids": answers["input_ids"][:, 1:],  # the answer's tokens and [SEP], no [CLS]
             "attention_mask": answers["attention_mask"][:, 1:],
@@ -333,9 +335,9 @@ def _export_apart(model: Guard, tokenizer: Any, output: Path) -> list[str]:
             "logits": {0: "batch"},
         },
     )
-    _matches(check_export_apart(model, tokenizer, prompt_fp32, response_fp32))
-    _quantize(prompt_fp32, output / "guard.onnx")
-    _quantize(response_fp32, output / "response.onnx")
+    check_difference(check_export_apart(model, tokenizer, prompt_fp32, response_fp32))
+    quantize(prompt_fp32, output / "guard.onnx")
+    quantize(response_fp32, output / "response.onnx")
     share_weights(output, ["guard.onnx", "response.onnx"])  # their layers stored once
     return ["guard.onnx", "response.onnx", WEIGHTS]
 
@@ -345,7 +347,7 @@ def check_export_apart(model: Guard, tokenizer: Any, prompt_graph: Path, respons
     prompts, and each pair's response read against its prompt's kept keys and values."""
     prompts = ["hi", "How do I bake bread at home for my family?", "word " * 200]
     responses = ["Sure: flour, water, salt and yeast.", "I can't help with that.", "ok " * 60]
-    prompt_session, response_session = _session(prompt_graph), _session(response_graph)
+    prompt_session, response_session = fp32_session(prompt_graph), fp32_session(response_graph)
     worst = 0.0
     for batch in (prompts, prompts[:2]):
         encoded = tokenizer(batch, return_tensors="pt", padding=True, truncation=True, max_length=MAX_LENGTH)
@@ -369,48 +371,6 @@ def check_export_apart(model: Guard, tokenizer: Any, prompt_graph: Path, respons
         )
         worst = max(worst, float(np.abs(got - expected).max()))
     return worst
-
-
-def _onnx(
-    module: nn.Module,
-    inputs: dict[str, torch.Tensor],
-    path: Path,
-    dynamic_axes: dict[str, dict[int, str]],
-    outputs: list[str] | None = None,
-) -> None:
-    with warnings.catch_warnings():
-        # The TorchScript exporter is chosen on purpose: torch warns that it is no longer the
-        # default, and about functions it calls itself.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            module.eval(),
-            tuple(inputs.values()),
-            str(path),
-            input_names=list(inputs),
-            output_names=outputs or ["logits"],
-            dynamic_axes=dynamic_axes,
-            opset_version=17,
-            dynamo=False,
-        )
-
-
-def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-def _matches(difference: float) -> None:
-    print(f"exported graph matches torch within {difference:.2e} (fp32)")
-    if difference > 1e-3:
-        raise RuntimeError(f"the exported graph differs from the model by {difference}")
-
-
-def _quantize(fp32: Path, int8: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-    fp32.unlink()
 
 
 def fit(

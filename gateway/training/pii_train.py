@@ -42,7 +42,6 @@ import math
 import random
 import shutil
 import time
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -65,6 +64,7 @@ from gateway.training.checkpoint import (
     save_checkpoint,
 )
 from gateway.training.guard_train import base_config, base_model_dir, kept_layers
+from gateway.training.onnx_export import check_difference, fp32_session, quantize, to_onnx
 from gateway.training.onnx_share import WEIGHTS, share_weights
 from gateway.training.pii_card import write_card
 from gateway.training.pii_data import ZERO_SHOT, split_validation
@@ -575,7 +575,7 @@ def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: P
         return _export_apart(model, sample, check, output)
     inputs = {k: sample[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
     fp32 = output / "pii-fp32.onnx"
-    _onnx(
+    to_onnx(
         model,
         inputs,
         fp32,
@@ -590,9 +590,9 @@ def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: P
     feed = {k: check[k] for k in inputs}
     with torch.no_grad():
         expected = model(**feed).numpy()
-    (got,) = _session(fp32).run(["logits"], {k: v.numpy() for k, v in feed.items()})
-    _matches(got, expected)
-    _quantize(fp32, output / "pii.onnx")
+    (got,) = fp32_session(fp32).run(["logits"], {k: v.numpy() for k, v in feed.items()})
+    check_difference(float(np.abs(got - expected).max()))
+    quantize(fp32, output / "pii.onnx")
     share_weights(output, ["pii.onnx"])
     return ["pii.onnx", WEIGHTS]
 
@@ -616,14 +616,14 @@ def _export_apart(
     prefix, rows = split(sample)
     with torch.no_grad():
         keys, values, hidden = LabelPart(model).eval()(prefix["input_ids"])
-    _onnx(
+    to_onnx(
         LabelPart(model).eval(),  # export() restores the mode a module had, model's included
         {"input_ids": prefix["input_ids"]},
         labels_fp32,
         {"input_ids": {1: "prefix"}, "keys": {2: "prefix"}, "values": {2: "prefix"}, "prefix": {1: "prefix"}},
         outputs=["keys", "values", "prefix"],
     )
-    _onnx(
+    to_onnx(
         TextPart(model).eval(),
         {**rows, "keys": keys, "values": values, "prefix": hidden, "label_mask": prefix["label_mask"]},
         text_fp32,
@@ -642,63 +642,22 @@ def _export_apart(
         expected = model(
             **{k: check[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
         )
-    kept = _session(labels_fp32).run(["keys", "values", "prefix"], {"input_ids": prefix["input_ids"].numpy()})
+    kept = fp32_session(labels_fp32).run(
+        ["keys", "values", "prefix"], {"input_ids": prefix["input_ids"].numpy()}
+    )
     feed = {
         **{k: v.numpy() for k, v in rows.items()},
         **dict(zip(["keys", "values", "prefix"], kept, strict=True)),
         "label_mask": prefix["label_mask"].numpy(),
     }
-    (got,) = _session(text_fp32).run(["logits"], feed)
+    (got,) = fp32_session(text_fp32).run(["logits"], feed)
     start = prefix["input_ids"].shape[1]
     real = rows["attention_mask"].numpy().astype(bool)
-    _matches(got[real], expected.numpy()[:, start:][real])
-    _quantize(labels_fp32, output / "labels.onnx")
-    _quantize(text_fp32, output / "text.onnx")
+    check_difference(float(np.abs(got[real] - expected.numpy()[:, start:][real]).max()))
+    quantize(labels_fp32, output / "labels.onnx")
+    quantize(text_fp32, output / "text.onnx")
     share_weights(output, ["labels.onnx", "text.onnx"])  # their shared layers stored once
     return ["labels.onnx", "text.onnx", WEIGHTS]
-
-
-def _onnx(
-    module: nn.Module,
-    inputs: dict[str, torch.Tensor],
-    path: Path,
-    dynamic_axes: dict[str, dict[int, str]],
-    outputs: list[str] | None = None,
-) -> None:
-    with warnings.catch_warnings():
-        # The TorchScript exporter is chosen on purpose (the guard's export uses it too); torch
-        # warns that it is no longer the default, and about functions it calls itself.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            module,
-            tuple(inputs.values()),
-            str(path),
-            input_names=list(inputs),
-            output_names=outputs or ["logits"],
-            dynamic_axes=dynamic_axes,
-            opset_version=17,
-            dynamo=False,
-        )
-
-
-def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-def _matches(got: np.ndarray, expected: np.ndarray) -> None:
-    difference = float(np.abs(got - expected).max())
-    print(f"exported graph matches torch within {difference:.2e} (fp32)")
-    if difference > 1e-3:
-        raise RuntimeError(f"the exported graph differs from the model by {difference}")
-
-
-def _quantize(fp32: Path, int8: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-    fp32.unlink()
 
 
 if __name__ == "__main__":
