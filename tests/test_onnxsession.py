@@ -50,8 +50,11 @@ def test_zero_workers_means_one_per_core() -> None:
 
 
 def _feed(tokens: int) -> dict[str, np.ndarray]:
+    """A prompt of `tokens` tokens as the bundled guard's prompt graph takes it (no token types)."""
     ids = [101, *range(2000, 2000 + tokens - 2), 102]
-    return padded([(ids, [0] * len(ids))])
+    feed = padded([(ids, [0] * len(ids))])
+    del feed["token_type_ids"]
+    return feed
 
 
 def test_a_short_call_runs_on_one_thread_and_a_long_one_on_all() -> None:
@@ -65,11 +68,18 @@ def test_both_sessions_give_the_same_outputs() -> None:
     """A verdict must not depend on which session scored it: a threshold at the text's own length
     puts the same call on one thread, and one higher on both."""
     path = bundled_guard_dir() / "guard.onnx"
+    outputs = ["logits", "keys", "values"]  # the keys and values an answer is read against too
     for tokens in (20, 200):
         feed = _feed(tokens)
-        (one,) = CpuModel(path, threads=2, short_tokens=tokens + 1).run(["logits"], feed)
-        (both,) = CpuModel(path, threads=2, short_tokens=0).run(["logits"], feed)
-        assert np.array_equal(one, both)
+        one = CpuModel(path, threads=2, short_tokens=tokens + 1).run(outputs, feed)
+        both = CpuModel(path, threads=2, short_tokens=0).run(outputs, feed)
+        for a, b in zip(one, both, strict=True):
+            assert np.array_equal(a, b)
+        answer = {**_feed(tokens), "keys": one[1], "values": one[2]}  # read against this prompt
+        response = bundled_guard_dir() / "response.onnx"
+        (one_answer,) = CpuModel(response, threads=2, short_tokens=tokens + 1).run(["logits"], answer)
+        (both_answer,) = CpuModel(response, threads=2, short_tokens=0).run(["logits"], answer)
+        assert np.array_equal(one_answer, both_answer)
 
 
 def test_one_thread_or_a_zero_threshold_keeps_one_session() -> None:

@@ -56,7 +56,11 @@ def write_card(directory: Path) -> Path:
         f"its first {training['layers']} of 6 layers" if training.get("layers", 6) < 6 else "all 6 layers"
     )
     weights = (
-        f" The graph reads its weights from `{meta['weights']}` beside it (ONNX external data)."
+        (
+            f" The graphs read their weights from `{meta['weights']}` beside them (ONNX external data)."
+            if meta.get("response_apart")
+            else f" The graph reads its weights from `{meta['weights']}` beside it (ONNX external data)."
+        )
         if "weights" in meta
         else ""
     )

@@ -12,7 +12,7 @@ is written to the output directory at the end of every epoch; `--resume` continu
 interrupted run from it.
 
 `--teacher DIR` distils a trained guard (a model directory such as gateway/models/guard, its
-int8 graph run as it is served, one text a call) into this one: half of each step's loss is
+int8 graphs run as they are served, one text a call) into this one: half of each step's loss is
 against the labels, half against the teacher's probabilities for every output of the same
 inputs (a prompt's refusal output aside), harm and attack outputs included where the examples
 leave them unknown.
@@ -27,6 +27,7 @@ import math
 import random
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from torch import nn
 from transformers import AutoTokenizer, BatchEncoding, BertModel, get_linear_schedule_with_warmup
 
 from gateway.guard.labels import OUTPUTS
-from gateway.guard.model import check_guard_dir
+from gateway.guard.model import RESPONSE_GRAPH, check_guard_dir
 from gateway.onnxsession import cpu_session, sigmoid
 from gateway.training import pii_encoder
 from gateway.training.checkpoint import (
@@ -194,13 +195,8 @@ def guard_loss(
 
 def check_teacher(teacher: Path, base: Path) -> str:
     """The version of the guard in directory `teacher`; ValueError unless it is one with
-    `base`'s tokenizer and one graph for prompts and pairs alike."""
-    meta = check_guard_dir(teacher)
-    if meta.get("response_apart"):
-        raise ValueError(
-            f"{teacher} reads a response's prompt apart: not a teacher here (its pairs need two graphs)"
-        )
-    version: str = meta["version"]
+    `base`'s tokenizer."""
+    version: str = check_guard_dir(teacher)["version"]
     if (base / "tokenizer.json").read_bytes() != (teacher / "tokenizer.json").read_bytes():
         raise ValueError(f"{teacher} has another tokenizer.json than {base}: not a teacher for this base")
     return version
@@ -208,15 +204,14 @@ def check_teacher(teacher: Path, base: Path) -> str:
 
 def teacher_probabilities(teacher: Path, tokenizer: Any, examples: list[dict[str, Any]]) -> np.ndarray:
     """One row of probabilities an example from the guard in directory `teacher`, its int8
-    graph run as it is served (one text a call), on the inputs training gives the model; a
+    graphs run as they are served (one text a call), on the inputs training gives the model; a
     prompt's refusal output is NaN (the served guard does not read it)."""
-    session = cpu_session(teacher / "guard.onnx")
+    logits_of = _teacher_graphs(teacher)
     rows = np.empty((len(examples), len(OUTPUTS)), dtype=np.float32)
     started = time.monotonic()
     for i, example in enumerate(examples):
         encoded = encode(tokenizer, [example])
-        (logits,) = session.run(["logits"], {name: tensor.numpy() for name, tensor in encoded.items()})
-        rows[i] = sigmoid(logits[0])
+        rows[i] = sigmoid(logits_of({name: tensor.numpy() for name, tensor in encoded.items()})[0])
         if example.get("response") is None:
             rows[i, -1] = np.nan
         if (i + 1) % 1000 == 0 or i + 1 == len(examples):
@@ -224,6 +219,29 @@ def teacher_probabilities(teacher: Path, tokenizer: Any, examples: list[dict[str
                 f"teacher: {i + 1}/{len(examples)} examples ({time.monotonic() - started:.0f} s)", flush=True
             )
     return rows
+
+
+def _teacher_graphs(teacher: Path) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
+    """The logits of the guard in directory `teacher` for one encoded prompt or pair: its one
+    graph, or a response-apart guard's prompt graph for the prompt and its response graph for
+    the response read against the prompt's keys and values."""
+    session = cpu_session(teacher / "guard.onnx")
+    if not check_guard_dir(teacher).get("response_apart"):
+        return lambda feed: session.run(["logits"], feed)[0]
+    responses = cpu_session(teacher / RESPONSE_GRAPH)
+
+    def logits(feed: dict[str, np.ndarray]) -> np.ndarray:
+        ids, mask, types = feed["input_ids"], feed["attention_mask"], feed["token_type_ids"]
+        start = int((types[0] == 0).sum())  # one row: its prompt, then its response (type 1)
+        outputs = session.run(
+            ["logits", "keys", "values"], {"input_ids": ids[:, :start], "attention_mask": mask[:, :start]}
+        )
+        if start == ids.shape[1]:
+            return outputs[0]
+        rows = {"input_ids": ids[:, start:], "attention_mask": mask[:, start:]}
+        return responses.run(["logits"], {**rows, "keys": outputs[1], "values": outputs[2]})[0]
+
+    return logits
 
 
 def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:

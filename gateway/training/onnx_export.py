@@ -26,8 +26,10 @@ def to_onnx(
     `path` as an opset-17 graph whose outputs are `outputs` (default: logits)."""
     with warnings.catch_warnings():
         # The TorchScript exporter is chosen on purpose; torch warns that it is no longer the
-        # default, and about functions it calls itself.
-        warnings.simplefilter("ignore", DeprecationWarning)
+        # default, about functions it calls itself, and about how it traces (a tensor turned
+        # into a Python value, advanced indexing: transformers' mask code does both). Each
+        # trainer checks the graph against torch on other shapes than the traced ones instead.
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
             tuple(inputs.values()),

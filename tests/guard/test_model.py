@@ -114,5 +114,19 @@ def test_a_directory_without_the_model_files_is_named_with_what_it_lacks(tmp_pat
         GuardModel(tmp_path)
     for name in ("guard.json", "tokenizer.json"):
         (tmp_path / name).write_bytes((bundled_guard_dir() / name).read_bytes())
-    with pytest.raises(ValueError, match=r"holds no weights\.bin$"):  # guard.json names it
+    # guard.json names the weights, and says the guard reads answers with a second graph
+    with pytest.raises(ValueError, match=r"holds no weights\.bin, response\.onnx$"):
         GuardModel(tmp_path)
+
+
+def test_an_answer_scores_the_same_whether_its_prompt_was_kept_or_not() -> None:
+    """The shipped guard reads an answer against its prompt's keys and values: kept from the
+    prompt's own pass, or from a pass over the prompt when they were not kept."""
+    answer = GuardInput("I'm sorry, but I can't help with that request.", prompt=HARMFUL)
+    kept = GuardModel(bundled_guard_dir(), threads=1)
+    assert kept.response_apart
+    kept.score([GuardInput(HARMFUL)])
+    assert kept.kept_prompts == 1
+    not_kept = GuardModel(bundled_guard_dir(), threads=1)
+    assert kept.score([answer]) == not_kept.score([answer])
+    assert (not_kept.score([answer])[0].refusal or 0) >= not_kept.thresholds["refusal"]
