@@ -183,12 +183,17 @@ class GuardModel:
         """A response-apart guard's probabilities for each window of a prompt; a prompt of one
         window that a response could be read with whole (CONTEXT tokens or fewer) leaves its
         keys and values kept."""
-        rows = [([self._cls, *window, self._sep], [0] * (len(window) + 2)) for window in _windows(ids)]
         if len(ids) > CONTEXT:
-            return self._run(rows)
-        logits, keys, values = self._session.run(["logits", "keys", "values"], self._feed(rows))
-        self._keep(tuple(ids), (keys, values))
+            return self._run([([self._cls, *w, self._sep], [0] * (len(w) + 2)) for w in _windows(ids)])
+        logits, _ = self._pass_and_keep(ids)
         return sigmoid(logits)
+
+    def _pass_and_keep(self, ids: list[int]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """The prompt graph's pass over [CLS] `ids` [SEP] (one window): its logits, and its keys
+        and values, which it keeps."""
+        row = [([self._cls, *ids, self._sep], [0] * (len(ids) + 2))]
+        logits, keys, values = self._session.run(["logits", "keys", "values"], self._feed(row))
+        return logits, self._keep(tuple(ids), (keys, values))
 
     def _run_response(self, context: list[int], ids: list[int]) -> np.ndarray:
         """A response-apart guard's probabilities for each window of a response, read against
@@ -199,9 +204,7 @@ class GuardModel:
             if kept is not None:
                 self._prompts.move_to_end(tuple(context))
         if kept is None:
-            prompt_row = [([self._cls, *context, self._sep], [0] * (len(context) + 2))]
-            _, keys, values = self._session.run(["logits", "keys", "values"], self._feed(prompt_row))
-            kept = self._keep(tuple(context), (keys, values))
+            _, kept = self._pass_and_keep(context)
         rows = [([*window, self._sep], [1] * (len(window) + 1)) for window in _windows(ids)]
         logits = [
             self._responses.run(["logits"], {**self._feed(chunk), "keys": kept[0], "values": kept[1]})[0]
