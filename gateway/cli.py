@@ -453,6 +453,10 @@ def _bench_compare(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    for checkout in (args.a_checkout, args.b_checkout):
+        if checkout is not None and not (checkout / "gateway" / "__main__.py").is_file():
+            print(f"shieldgate: {checkout} holds no gateway package (gateway/__main__.py)", file=sys.stderr)
+            return 2
     run(
         a,
         b,
@@ -462,6 +466,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
         stream=args.stream,
         warm=args.warm,
         output=args.output,
+        checkouts={"A": args.a_checkout, "B": args.b_checkout},
     )
     return 0
 
@@ -587,6 +592,15 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--b", action="append", default=[], metavar="NAME=VALUE", help="a setting of side B (repeat for more)"
     )
+    for side in ("a", "b"):
+        compare.add_argument(
+            f"--{side}-checkout",
+            type=Path,
+            metavar="DIR",
+            help=f"run side {side.upper()}'s gateway from the package in DIR, a checkout of another commit"
+            " (git worktree add DIR COMMIT), with this environment's dependencies; it runs in DIR, so"
+            " give paths in settings in full",
+        )
     compare.add_argument("--levels", default="1", help="concurrency levels (default 1)")
     compare.add_argument(
         "--requests", type=int, default=2000, help="requests a level on each side (default 2000)"

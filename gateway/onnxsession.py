@@ -94,6 +94,10 @@ class CpuModel:
         self.short_tokens = 0 if one_thread else short_tokens
         self._short = cpu_session(path, 1) if self.short_tokens else self._long
 
+    def outputs(self) -> list[str]:
+        """The graph's output names, in order."""
+        return [output.name for output in self._long.get_outputs()]
+
     def is_short(self, feed: Mapping[str, np.ndarray]) -> bool:
         """Whether the call on `feed` runs on the one-thread session."""
         return int(feed["input_ids"].size) < self.short_tokens

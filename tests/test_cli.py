@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import openai
 import pytest
 import yaml
 
+import gateway
 from gateway.guard.model import bundled_guard_dir
 from tests.processes import SHIELDGATE, new_key_entry, process, run_shieldgate
 from tests.server import free_port
@@ -342,6 +344,30 @@ def test_bench_compare_runs_two_settings_side_by_side(tmp_path: Path) -> None:
         assert row["failed"] == 0
         assert row["cpu_ms_a_request"] is not None  # CPU ticks are 10 ms: six requests may count 0
     assert "B-A" in result.stdout
+
+
+def test_bench_compare_runs_a_side_from_another_checkout(tmp_path: Path) -> None:
+    """`--b-checkout DIR`: side B's gateway is the package in DIR (here a copy that notes where it ran)."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(Path(gateway.__file__).parent, checkout / "gateway")
+    main = checkout / "gateway" / "__main__.py"
+    main.write_text('import pathlib\npathlib.Path("ran-here").write_text(__file__)\n' + main.read_text())
+    output = tmp_path / "compare.json"
+    result = run_shieldgate(
+        *("bench", "compare", "--a", "guardrails=false", "--b", "guardrails=false"),
+        *("--b-checkout", str(checkout), "--requests", "4", "--rounds", "2", "--output", str(output)),
+        timeout=300,
+        check=True,
+    )
+    assert (checkout / "ran-here").read_text() == str(main)  # side B ran from there
+    assert json.loads(output.read_text())["checkouts"] == {"B": str(checkout)}
+    assert f"(gateway from {checkout})" in result.stdout
+
+
+def test_bench_compare_refuses_a_checkout_without_the_package(tmp_path: Path) -> None:
+    result = run_shieldgate("bench", "compare", "--a-checkout", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path} holds no gateway package" in result.stderr
 
 
 @pytest.mark.parametrize(

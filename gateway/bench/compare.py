@@ -42,9 +42,12 @@ def run(
     stream: bool,
     warm: bool,
     output: Path | None,
+    checkouts: dict[str, Path | None] | None = None,
 ) -> dict[str, Any]:
     """`requests` a level on each side in `rounds` rounds (new prompts unless `warm`); prints
-    and returns each side's figures and B - A, and writes them to `output` as JSON."""
+    and returns each side's figures and B - A, and writes them to `output` as JSON. A side
+    ("A", "B") with a directory in `checkouts` runs its gateway from the package there."""
+    checkouts = checkouts or {}
     with (
         tempfile.TemporaryDirectory() as workdir,
         upstream_process("The capital of France is Paris.", 0.0) as upstream,
@@ -53,7 +56,9 @@ def run(
         targets = []
         for side, settings in (("A", a), ("B", b)):
             (Path(workdir) / side).mkdir()
-            url, pid = running.enter_context(gateway_process(upstream, Path(workdir) / side, **settings))
+            url, pid = running.enter_context(
+                gateway_process(upstream, Path(workdir) / side, settings, checkouts.get(side))
+            )
             targets.append(Target(side, url, pid, distinct=not warm))
         figures = measure(targets, levels, requests, rounds=rounds, modes=(stream,))
     for cases in figures.values():
@@ -61,7 +66,9 @@ def run(
             answered = requests - row["failed"] - row["blocked"]
             row["cpu_ms_a_request"] = round(1000 * row["cpu_s"] / answered, 2) if answered else None
     widths = {"p50_ms": 8, "p95_ms": 8, "p99_ms": 8, "cpu_ms_a_request": 12}  # the table's columns
-    print(f"A: {a or 'defaults'}\nB: {b or 'defaults'}")
+    for side, settings in (("A", a), ("B", b)):
+        where = f" (gateway from {checkouts[side]})" if checkouts.get(side) else ""
+        print(f"{side}: {settings or 'defaults'}{where}")
     print(
         "{:10} {:5} {:>8} {:>8} {:>8} {:>12} {:>7}".format(
             "case", "side", "p50", "p95", "p99", "cpu ms/req", "failed"
@@ -88,6 +95,7 @@ def run(
         "rounds": rounds,
         "stream": stream,
         "warm": warm,
+        "checkouts": {side: str(path) for side, path in checkouts.items() if path is not None},
         "figures": figures,
     }
     if output is not None:

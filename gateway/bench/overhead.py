@@ -166,7 +166,7 @@ def run(
     ):
         measured = [Target("direct", upstream, None)]
         for name, settings, distinct in GATEWAYS:
-            gateway, pid = running.enter_context(gateway_process(upstream, Path(workdir), **settings))
+            gateway, pid = running.enter_context(gateway_process(upstream, Path(workdir), settings))
             measured.append(Target(name, gateway, pid, distinct=distinct))
         if litellm:
             proxy, pid = running.enter_context(_litellm_proxy(upstream, Path(workdir)))

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -41,13 +41,17 @@ def running(
     *,
     timeout: float = 60.0,
     log: IO[bytes] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `args`, wait until `ready_url` answers 200, and stop the process when the block ends.
+    """Start `args` (in `cwd`, when given), wait until `ready_url` answers 200, and stop the
+    process when the block ends.
 
     Its output goes to `log` when given (read back in the error if it dies early), else nowhere.
     """
     # Only this package's own modules are started, with arguments built by its callers.
-    child = subprocess.Popen(args, env=env, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)  # noqa: S603
+    child = subprocess.Popen(  # noqa: S603
+        args, env=env, cwd=cwd, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -102,8 +106,12 @@ def gateway_config(upstream: str) -> dict[str, Any]:
 
 
 @contextmanager
-def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[tuple[str, int]]:
-    """`shieldgate serve` in front of `upstream` with one alias, `small`; yields its base URL and pid."""
+def gateway_process(
+    upstream: str, workdir: Path, settings: Mapping[str, str], checkout: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """`shieldgate serve` in front of `upstream` with one alias, `small`, and SHIELDGATE_*
+    `settings` (lower-case names), from the package in `checkout` when given (else this one);
+    yields its base URL and pid."""
     path = workdir / "gateway.yaml"
     path.write_text(yaml.safe_dump(gateway_config(upstream)))
     port = free_port()
@@ -114,9 +122,11 @@ def gateway_process(upstream: str, workdir: Path, **settings: str) -> Iterator[t
         "SHIELDGATE_LOG_LEVEL": "warning",
         "SHIELDGATE_AUDIT_STDOUT": "false",
         **{f"SHIELDGATE_{name.upper()}": value for name, value in settings.items()},
+        **({"PYTHONPATH": str(checkout.resolve())} if checkout is not None else {}),
     }
-    args = [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--port", str(port)]
-    with running(args, f"http://127.0.0.1:{port}/readyz", env) as child:
+    args = [sys.executable, "-m", "gateway", "serve", "--config", str(path.resolve()), "--port", str(port)]
+    # `python -m` puts its working directory first on the path: the checkout's, for its package.
+    with running(args, f"http://127.0.0.1:{port}/readyz", env, cwd=checkout) as child:
         yield f"http://127.0.0.1:{port}/v1", child.pid
 
 

@@ -120,7 +120,10 @@ def run(
     with (
         tempfile.TemporaryDirectory() as workdir,
         upstream_process("The capital of France is Paris.", 0.0) as upstream,
-        gateway_process(upstream, Path(workdir), guardrails="true", pii=str(pii).lower()) as (url, pid),
+        gateway_process(upstream, Path(workdir), {"guardrails": "true", "pii": str(pii).lower()}) as (
+            url,
+            pid,
+        ),
     ):
         # Connections, lazy imports and, when warm, the one question's verdicts.
         asyncio.run(load(url, 4, 20, stream, "sk-bench", distinct=not warm))

@@ -64,7 +64,7 @@ def run(
         rows["direct"] = _measure(upstream, requests, warmup)
         for hold in ("sentence", "tail"):
             settings = {"stream_hold": hold, "stream_tail_chars": str(tail)}
-            with gateway_process(upstream, Path(workdir), **settings) as (gateway, _):
+            with gateway_process(upstream, Path(workdir), settings) as (gateway, _):
                 rows[f"gateway ({hold})"] = _measure(gateway, requests, warmup)
     print(f"{'':18} {'TTFT p50':>9} {'TTFT p95':>9} {'total p50':>10}   (ms, {requests} requests)")
     for name, row in rows.items():

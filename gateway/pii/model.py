@@ -13,8 +13,10 @@ A model can read the labels apart from the text (`labels_apart` in pii.json; how
 gateway.training.pii_encoder): the label prefix then attends only to itself, so its keys and
 values at every layer are computed once per set of labels (labels.onnx) and kept, and each window
 is a pass over its text alone (text.onnx); but in its last `labels_join` layers (pii.json), which
-text.onnx runs over the kept prefix and the text together. Otherwise one graph (pii.onnx) reads
-labels and text.
+text.onnx runs over the kept prefix and the text together, the first of them from the prefix's
+kept queries, keys and values. With one joined layer, the last, only the prefix rows that describe
+a label go through it (not [CLS] or the [SEP]s). Otherwise one graph (pii.onnx) reads labels and
+text.
 
 A text's windows go through the model apart from any other text's (ROWS_PER_CALL at a time):
 int8 dynamic quantization scales activations by the largest value in the whole input, so texts
@@ -41,6 +43,7 @@ from gateway.onnxsession import SHORT_CALL_TOKENS, CpuModel, TextPool, padded, p
 
 __all__ = [
     "GIVEN_NAME_FIRST",
+    "PREFIX_PARTS",
     "PiiModel",
     "bundled_pii_dir",
     "check_pii_dir",
@@ -48,6 +51,7 @@ __all__ = [
     "encode_window",
     "from_capital",
     "graph_files",
+    "kept_prefix",
     "load_pii_model",
     "text_windows",
     "whole_words",
@@ -58,6 +62,9 @@ WINDOW = 192  # text tokens per window
 STRIDE = 160
 SPLIT = 0.9  # begin probability that splits a running span in two
 KEPT_PREFIXES = 64  # label sets whose prefix a labels-apart model keeps (a policy has a few)
+# A labels-apart model's kept prefix, as labels.onnx outputs it and text.onnx takes it; the last
+# three only with joined layers (labels_join > 0).
+PREFIX_PARTS = ("keys", "values", "prefix", "joined_queries", "joined_keys", "joined_values")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +125,22 @@ def text_window(text: Encoding, token_range: tuple[int, int], sep: int) -> Windo
     return Window(ids, [1] * len(ids), np.zeros((0, len(ids)), np.float32), 0, list(text.offsets[start:end]))
 
 
+def kept_prefix(
+    parts: Mapping[str, np.ndarray], label_mask: np.ndarray, labels_join: int
+) -> dict[str, np.ndarray]:
+    """text.onnx's prefix inputs: labels.onnx's outputs `parts` ({name: array}) and the prefix's
+    label mask (1, labels, prefix). With one joined layer (the last), only the rows that describe a
+    label are kept of the prefix's hidden states, its joined queries and the label mask: the
+    other rows' states are never read, and their keys and values stay."""
+    kept = dict(parts)
+    if labels_join == 1:
+        rows = np.flatnonzero(label_mask[0].any(axis=0))
+        kept["prefix"] = parts["prefix"][:, rows]
+        kept["joined_queries"] = parts["joined_queries"][:, :, rows]
+        label_mask = label_mask[:, :, rows]
+    return {"label_mask": label_mask, **kept}
+
+
 def graph_files(meta: Mapping[str, Any]) -> tuple[str, ...]:
     """The graphs a model directory with pii.json `meta` holds: labels.onnx and text.onnx for a
     labels-apart model, else pii.onnx."""
@@ -167,9 +190,16 @@ class PiiModel:
         if cls is None or sep is None:
             raise ValueError(f"{directory}/tokenizer.json has no [CLS] or [SEP] token")
         self.cls, self.sep = cls, sep
+        self.labels_join = int(meta.get("labels_join", 0))
+        self._prefix_parts = list(PREFIX_PARTS if self.labels_join else PREFIX_PARTS[:3])
         if self.labels_apart:
             self._labels = CpuModel(directory / "labels.onnx", threads, short_tokens)
             self._session = CpuModel(directory / "text.onnx", threads, short_tokens)
+            if self._labels.outputs() != self._prefix_parts:
+                raise ValueError(
+                    f"{directory}/labels.onnx outputs {self._labels.outputs()}, not {self._prefix_parts}: "
+                    "graphs of an older layout (export them again: gateway.training.pii_unpack --export)"
+                )
         else:
             self._session = CpuModel(directory / "pii.onnx", threads, short_tokens)
         self._texts = TextPool(parallel)
@@ -264,10 +294,9 @@ class PiiModel:
             kept = self._prefixes.get(key)
         if kept is None:
             ids, mask = encode_prefix(label_ids, self.cls, self.sep)
-            keys, values, hidden = self._labels.run(
-                ["keys", "values", "prefix"], {"input_ids": np.asarray([ids], dtype=np.int64)}
-            )
-            kept = {"keys": keys, "values": values, "prefix": hidden, "label_mask": mask[None]}
+            outputs = self._labels.run(self._prefix_parts, {"input_ids": np.asarray([ids], dtype=np.int64)})
+            parts = dict(zip(self._prefix_parts, outputs, strict=True))
+            kept = kept_prefix(parts, mask[None], self.labels_join)
             with self._prefixes_lock:
                 while len(self._prefixes) >= KEPT_PREFIXES:
                     del self._prefixes[next(iter(self._prefixes))]

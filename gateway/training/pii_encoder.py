@@ -11,7 +11,11 @@ labels, some 55 prefix tokens against 20 for a short message).
 `join` layers at the end can read labels and text together (every position attends to every
 position), so the labels' vectors see the text they are looked for in: the prefix is then kept
 up to those layers, and `text` runs them over prefix and text. `join` 0 reads the labels apart
-throughout.
+throughout. The first joined layer's queries, keys and values of the prefix still depend on the
+labels alone: `joined_prefix` computes them once too, and `text` given them projects only the
+text's rows there. With one joined layer, the last, `text` can then also be given only the
+prefix rows whose states are wanted (a label's description, not [CLS] or [SEP]): the others'
+keys and values are all the text's rows need of them.
 
 The safety guard reads a response's prompt apart the same way (gateway.training.guard_train
 `--response-apart`): the prompt is the prefix, the response the text, and `after` reads the
@@ -32,7 +36,7 @@ from typing import Any
 import torch
 from transformers import BertModel
 
-__all__ = ["after", "encode", "prefix", "text"]
+__all__ = ["after", "encode", "joined_prefix", "prefix", "text"]
 
 
 def _blocked(allowed: torch.Tensor) -> torch.Tensor:
@@ -41,35 +45,45 @@ def _blocked(allowed: torch.Tensor) -> torch.Tensor:
     return torch.where(allowed, zero, torch.finfo(torch.float32).min)
 
 
+def _projections(layer: Any, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A BERT layer's queries, keys and values of `hidden` (batch, positions, hidden), each
+    (batch, heads, positions, head size)."""
+    attention = layer.attention.self
+    batch = hidden.shape[0]
+
+    def by_head(x: torch.Tensor) -> torch.Tensor:
+        return x.view(batch, -1, attention.num_attention_heads, attention.attention_head_size).transpose(1, 2)
+
+    return by_head(attention.query(hidden)), by_head(attention.key(hidden)), by_head(attention.value(hidden))
+
+
 def _layer(
     layer: Any,  # a BertLayer (torch types its submodules as plain modules)
     hidden: torch.Tensor,
     mask: torch.Tensor,
     kept_keys: torch.Tensor | None = None,
     kept_values: torch.Tensor | None = None,
+    kept_rows: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One BERT layer over `hidden` (batch, positions, hidden), attending to kept keys and values
     (batch or 1, heads, kept positions, head size) before its own; `mask` is additive, (batch, 1,
-    positions, kept + positions). Returns the layer's output and its own keys and values."""
+    positions or 1, kept + positions). `kept_rows`, (queries (batch or 1, heads, rows, head size),
+    hidden states (batch or 1, rows, hidden)), are rows before `hidden`'s whose projections are
+    already done: they go through the rest of the layer with `hidden` and come first in its
+    output. Returns the layer's output and the keys and values of `hidden`'s rows."""
     attention = layer.attention.self
     batch = hidden.shape[0]
-    heads, size = attention.num_attention_heads, attention.attention_head_size
-
-    def by_head(x: torch.Tensor) -> torch.Tensor:
-        return x.view(batch, -1, heads, size).transpose(1, 2)
-
-    query, key, value = (
-        by_head(attention.query(hidden)),
-        by_head(attention.key(hidden)),
-        by_head(attention.value(hidden)),
-    )
+    query, key, value = _projections(layer, hidden)
     keys, values = key, value
     if kept_keys is not None and kept_values is not None:
         keys = torch.cat([kept_keys.expand(batch, -1, -1, -1), key], dim=2)
         values = torch.cat([kept_values.expand(batch, -1, -1, -1), value], dim=2)
+    if kept_rows is not None:
+        query = torch.cat([kept_rows[0].expand(batch, -1, -1, -1), query], dim=2)
+        hidden = torch.cat([kept_rows[1].expand(batch, -1, -1), hidden], dim=1)
     scores = torch.matmul(query, keys.transpose(-1, -2)) * attention.scaling + mask
     weights = attention.dropout(torch.softmax(scores, dim=-1))
-    context = torch.matmul(weights, values).transpose(1, 2).reshape(batch, -1, heads * size)
+    context = torch.matmul(weights, values).transpose(1, 2).reshape(batch, -1, attention.all_head_size)
     attended = layer.attention.output(context, hidden)
     return layer.output(layer.intermediate(attended), attended), key, value
 
@@ -115,6 +129,15 @@ def prefix(
     return hidden, torch.stack(keys), torch.stack(values)
 
 
+def joined_prefix(
+    bert: BertModel, prefix_hidden: torch.Tensor, join: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The first of the last `join` layers' queries, keys and values (batch, heads, positions,
+    head size) of a prefix whose hidden states before it `prefix` gave: the labels' part of
+    that layer's projections."""
+    return _projections(bert.encoder.layer[len(bert.encoder.layer) - join], prefix_hidden)
+
+
 def text(
     bert: BertModel,
     input_ids: torch.Tensor,
@@ -123,17 +146,29 @@ def text(
     values: torch.Tensor,
     prefix_hidden: torch.Tensor,
     join: int = 0,
+    joined: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Text rows (batch, positions: the window's text tokens and [SEP], padded) read after the
     prefix that `prefix` gave (`keys`, `values`, `prefix_hidden`; the same `join`): the prefix's
     hidden states (batch or 1, prefix positions, hidden) and the text's (batch, positions,
-    hidden) after the last layer."""
+    hidden) after the last layer.
+
+    `joined`: the prefix's queries, keys and values in the first joined layer, which
+    `joined_prefix` gives. With them and `join` 1, `prefix_hidden` and the queries may hold only
+    some of the prefix's rows (the same ones, in the same order; the keys and values all of them):
+    the prefix states returned are then those rows'."""
     layers = bert.encoder.layer
     hidden, mask = after(bert, input_ids, attention_mask, keys, values, len(layers) - join)
     if join == 0:
         return prefix_hidden, hidden
-    both = torch.cat([prefix_hidden.expand(input_ids.shape[0], -1, -1), hidden], dim=1)
-    for layer in layers[len(layers) - join :]:
+    first = layers[len(layers) - join]
+    if joined is None:
+        both = torch.cat([prefix_hidden.expand(input_ids.shape[0], -1, -1), hidden], dim=1)
+        both, _, _ = _layer(first, both, mask)
+    else:
+        queries, joined_keys, joined_values = joined
+        both, _, _ = _layer(first, hidden, mask, joined_keys, joined_values, (queries, prefix_hidden))
+    for layer in layers[len(layers) - join + 1 :]:
         both, _, _ = _layer(layer, both, mask)
     return both[:, : prefix_hidden.shape[1]], both[:, prefix_hidden.shape[1] :]
 

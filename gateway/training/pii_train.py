@@ -52,7 +52,7 @@ from tokenizers import Tokenizer
 from torch import nn
 from transformers import BertModel, get_linear_schedule_with_warmup
 
-from gateway.pii.model import encode_window, text_windows
+from gateway.pii.model import PREFIX_PARTS, encode_window, kept_prefix, text_windows
 from gateway.taxonomy import PII_LABELS
 from gateway.training import pii_encoder
 from gateway.training.checkpoint import (
@@ -167,22 +167,27 @@ class SpanModel(nn.Module):
 
 class LabelPart(nn.Module):
     """A labels-apart model's prefix pass: (1, prefix) ids -> the prefix's keys and values
-    (layers - labels_join, heads, prefix, head size) and hidden states (1, prefix, hidden) before
-    the joined layers."""
+    (layers - labels_join, heads, prefix, head size), its hidden states (1, prefix, hidden) before
+    the joined layers and, with joined layers, the first one's queries, keys and values (1,
+    heads, prefix, head size): PREFIX_PARTS."""
 
     def __init__(self, model: SpanModel) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        hidden, keys, values = pii_encoder.prefix(self.model.encoder, input_ids, self.model.labels_join)
-        return keys[:, 0], values[:, 0], hidden
+        join = self.model.labels_join
+        hidden, keys, values = pii_encoder.prefix(self.model.encoder, input_ids, join)
+        if not join:
+            return keys[:, 0], values[:, 0], hidden
+        return keys[:, 0], values[:, 0], hidden, *pii_encoder.joined_prefix(self.model.encoder, hidden, join)
 
 
 class TextPart(nn.Module):
-    """A labels-apart model's text pass: text rows, their attention mask, a LabelPart's outputs
-    and the prefix's label mask (1, labels, prefix) -> (batch, positions, labels, [begin,
-    inside]) logits."""
+    """A labels-apart model's text pass: text rows, their attention mask, the prefix's label
+    mask (1, labels, rows) and a LabelPart's outputs -> (batch, positions, labels, [begin,
+    inside]) logits. With one joined layer the prefix's hidden states, joined queries and label
+    mask may hold only the rows the labels are described by (gateway.pii.model.described_rows)."""
 
     def __init__(self, model: SpanModel) -> None:
         super().__init__()
@@ -192,10 +197,11 @@ class TextPart(nn.Module):
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
+        label_mask: torch.Tensor,
         keys: torch.Tensor,
         values: torch.Tensor,
         prefix: torch.Tensor,
-        label_mask: torch.Tensor,
+        *joined: torch.Tensor,
     ) -> torch.Tensor:
         prefix_states, hidden = pii_encoder.text(
             self.model.encoder,
@@ -205,6 +211,7 @@ class TextPart(nn.Module):
             values[:, None],
             prefix,
             self.model.labels_join,
+            (joined[0], joined[1], joined[2]) if joined else None,
         )
         labels = torch.bmm(label_mask.expand(prefix_states.shape[0], -1, -1), prefix_states)
         return self.model.logits(hidden, self.model.describe(labels))
@@ -600,58 +607,67 @@ def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: P
 def _export_apart(
     model: SpanModel, sample: dict[str, torch.Tensor], check: dict[str, torch.Tensor], output: Path
 ) -> list[str]:
-    """labels.onnx and text.onnx; their composition is checked against the whole-window model."""
+    """labels.onnx and text.onnx; their composition, fed as gateway.pii.model feeds it, is
+    checked against the whole-window model."""
+    parts = list(PREFIX_PARTS if model.labels_join else PREFIX_PARTS[:3])
 
-    def split(batch: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """The first window's label prefix, and every window's text rows."""
+    def split(batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The first window's label prefix ids, and every window's text rows."""
         start = int((batch["token_type_ids"][0] == 0).sum() - (batch["attention_mask"][0] == 0).sum())
-        text_ids = batch["input_ids"][:, start:]
-        prefix = {
-            "input_ids": batch["input_ids"][:1, :start],
-            "label_mask": batch["label_mask"][:1, :, :start],
+        rows = {
+            "input_ids": batch["input_ids"][:, start:],
+            "attention_mask": batch["attention_mask"][:, start:],
         }
-        return prefix, {"input_ids": text_ids, "attention_mask": batch["attention_mask"][:, start:]}
+        return batch["input_ids"][:1, :start], rows
+
+    def text_feed(batch: dict[str, torch.Tensor], kept: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """text.onnx's inputs for `batch`'s text rows after its prefix's LabelPart outputs `kept`."""
+        ids, rows = split(batch)
+        label_mask = batch["label_mask"][:1, :, : ids.shape[1]].numpy()
+        return {
+            **{k: v.numpy() for k, v in rows.items()},
+            **kept_prefix(dict(zip(parts, kept, strict=True)), label_mask, model.labels_join),
+        }
 
     labels_fp32, text_fp32 = output / "labels-fp32.onnx", output / "text-fp32.onnx"
-    prefix, rows = split(sample)
+    ids, _ = split(sample)
     with torch.no_grad():
-        keys, values, hidden = LabelPart(model).eval()(prefix["input_ids"])
+        kept = [t.numpy() for t in LabelPart(model).eval()(ids)]
     to_onnx(
         LabelPart(model).eval(),  # export() restores the mode a module had, model's included
-        {"input_ids": prefix["input_ids"]},
+        {"input_ids": ids},
         labels_fp32,
-        {"input_ids": {1: "prefix"}, "keys": {2: "prefix"}, "values": {2: "prefix"}, "prefix": {1: "prefix"}},
-        outputs=["keys", "values", "prefix"],
+        {"input_ids": {1: "prefix"}, **{part: {2: "prefix"} for part in parts}, "prefix": {1: "prefix"}},
+        outputs=parts,
     )
+    feed = text_feed(sample, kept)
     to_onnx(
         TextPart(model).eval(),
-        {**rows, "keys": keys, "values": values, "prefix": hidden, "label_mask": prefix["label_mask"]},
+        {name: torch.from_numpy(value) for name, value in feed.items()},
         text_fp32,
         {
             "input_ids": {0: "batch", 1: "sequence"},
             "attention_mask": {0: "batch", 1: "sequence"},
+            "label_mask": {1: "labels", 2: "rows"},
             "keys": {2: "prefix"},
             "values": {2: "prefix"},
-            "prefix": {1: "prefix"},
-            "label_mask": {1: "labels", 2: "prefix"},
+            "prefix": {1: "rows"},
+            **(
+                {"joined_queries": {2: "rows"}, "joined_keys": {2: "prefix"}, "joined_values": {2: "prefix"}}
+                if model.labels_join
+                else {}
+            ),
             "logits": {0: "batch", 1: "sequence", 2: "labels"},
         },
     )
-    prefix, rows = split(check)
     with torch.no_grad():
         expected = model(
             **{k: check[k] for k in ("input_ids", "attention_mask", "token_type_ids", "label_mask")}
         )
-    kept = fp32_session(labels_fp32).run(
-        ["keys", "values", "prefix"], {"input_ids": prefix["input_ids"].numpy()}
-    )
-    feed = {
-        **{k: v.numpy() for k, v in rows.items()},
-        **dict(zip(["keys", "values", "prefix"], kept, strict=True)),
-        "label_mask": prefix["label_mask"].numpy(),
-    }
-    (got,) = fp32_session(text_fp32).run(["logits"], feed)
-    start = prefix["input_ids"].shape[1]
+    ids, rows = split(check)
+    kept = fp32_session(labels_fp32).run(parts, {"input_ids": ids.numpy()})
+    (got,) = fp32_session(text_fp32).run(["logits"], text_feed(check, kept))
+    start = ids.shape[1]
     real = rows["attention_mask"].numpy().astype(bool)
     check_difference(float(np.abs(got[real] - expected.numpy()[:, start:][real]).max()))
     quantize(labels_fp32, output / "labels.onnx")

@@ -14,12 +14,26 @@ a quantized matrix (`MatMulInteger`) is the weight of the layer whose bias the `
 adds (`model.<layer>.bias`), stored transposed; every other initializer keeps its torch name.
 Exporting the checkpoint again quantizes each matrix to the same int8 values (a matrix that
 was on an int8 grid stays on it), so nothing is lost on the way back.
+
+With `--export DIR`, the model is also exported again, from those weights, into DIR in this
+gateway's graph layout (for a model whose graphs an older gateway wrote):
+
+    python -m gateway.training.pii_unpack --model build/pii-old --base build/base-e5 \
+        --output build/pii-old/checkpoint.pt --export gateway/models/pii
+
+DIR gets the graphs, their weights, the tokenizer, pii.json (the new graphs' version, as
+`exported_from` the old one's, the rest as it was) and, when the model had one, its card
+written again. The scores can move a
+little (an int8 pass scales its activations over the rows it computes, and the layout may compute
+others), so DIR gets no EVAL.md: evaluate it again (gateway.training.pii_eval).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import shutil
 from collections import defaultdict
 from collections.abc import Collection
 from pathlib import Path
@@ -29,11 +43,13 @@ import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
+from tokenizers import Tokenizer
 
 from gateway.pii.model import check_pii_dir, graph_files
-from gateway.training.pii_train import SpanModel
+from gateway.training.pii_card import write_card
+from gateway.training.pii_train import SpanModel, export
 
-__all__ = ["main", "unpack", "weights_of"]
+__all__ = ["export_again", "main", "unpack", "weights_of"]
 
 PREFIX = "model."  # labels.onnx and text.onnx wrap the SpanModel as `model`; pii.onnx is it
 QUANTIZED = "_quantized"
@@ -92,9 +108,8 @@ def weights_of(graph_path: Path, names: Collection[str]) -> dict[str, np.ndarray
     return weights
 
 
-def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
-    """Write `output`, a checkpoint `pii_train --init` reads, from the model in `model_dir`;
-    returns its recipe. ValueError when the base cannot hold the model."""
+def _unpacked(model_dir: Path, base: Path, output: Path) -> tuple[SpanModel, dict[str, Any]]:
+    """`unpack`, and the model it wrote."""
     meta = check_pii_dir(model_dir)
     if (base / "tokenizer.json").read_bytes() != (model_dir / "tokenizer.json").read_bytes():
         raise ValueError(f"{base} has another tokenizer.json than {model_dir}: not the model's base")
@@ -127,7 +142,39 @@ def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"recipe": recipe, "model": model.state_dict()}, output)
-    return recipe
+    return model, recipe
+
+
+def unpack(model_dir: Path, base: Path, output: Path) -> dict[str, Any]:
+    """Write `output`, a checkpoint `pii_train --init` reads, from the model in `model_dir`;
+    returns its recipe. ValueError when the base cannot hold the model."""
+    return _unpacked(model_dir, base, output)[1]
+
+
+def export_again(model_dir: Path, base: Path, checkpoint: Path, output: Path) -> dict[str, Any]:
+    """Unpack `model_dir` into `checkpoint`, then export its weights into `output` in this
+    gateway's layout (see the module's doc); returns the new pii.json."""
+    meta = check_pii_dir(model_dir)
+    model, _ = _unpacked(model_dir, base, checkpoint)
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    output.mkdir(parents=True, exist_ok=True)
+    cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    if cls is None or sep is None:
+        raise ValueError(f"{model_dir}/tokenizer.json has no [CLS] or [SEP] token")
+    graphs = export(model, tokenizer, cls, sep, output)
+    if output.resolve() != model_dir.resolve():
+        shutil.copy(model_dir / "tokenizer.json", output / "tokenizer.json")
+    (output / "EVAL.md").unlink(missing_ok=True)  # an evaluation of other graphs
+    digest = hashlib.sha256(b"".join((output / graph).read_bytes() for graph in graphs))
+    meta = {"version": digest.hexdigest()[:12], "exported_from": meta["version"]} | {
+        k: v for k, v in meta.items() if k not in ("version", "exported_from")
+    }
+    (output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    if (model_dir / "MODEL_CARD.md").is_file():
+        write_card(output)
+    return meta
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,12 +184,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="a PII model directory (pii.json)")
     parser.add_argument("--base", type=Path, required=True, help="the base it was trained on")
     parser.add_argument("--output", type=Path, required=True, help="the checkpoint to write")
+    parser.add_argument(
+        "--export",
+        type=Path,
+        metavar="DIR",
+        help="also export the model again into DIR in this gateway's graph layout",
+    )
     args = parser.parse_args(argv)
     try:
-        recipe = unpack(args.model, args.base, args.output)
+        if args.export is None:
+            recipe = unpack(args.model, args.base, args.output)
+        else:
+            meta = export_again(args.model, args.base, args.output, args.export)
     except ValueError as error:
         parser.error(str(error))
-    print(f"wrote {args.output} from model {recipe['version']}: {json.dumps(recipe)[:200]}")
+    if args.export is None:
+        print(f"wrote {args.output} from model {recipe['version']}: {json.dumps(recipe)[:200]}")
+    else:
+        print(
+            f"wrote {args.output}, and model {meta['version']} (from {meta['exported_from']}) in {args.export}"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
@@ -87,6 +88,38 @@ def test_the_prefix_is_computed_once_per_label_set(exported: tuple[SpanModel, Pa
     assert len(pii._prefixes) == 1
     pii.find([TEXT], {"city": "city"})
     assert len(pii._prefixes) == 2
+
+
+def test_with_one_joined_layer_only_the_rows_that_describe_a_label_are_kept(
+    exported: tuple[SpanModel, Path],
+) -> None:
+    model, directory = exported
+    pii = PiiModel(directory)
+    label_ids = [pii._label_ids(description) for description in LABELS.values()]
+    kept = pii._prefix(label_ids)
+    described = sum(len(ids) for ids in label_ids)
+    prefix = 1 + described + len(label_ids)  # [CLS], then each description and its [SEP]
+    rows = described if model.labels_join == 1 else prefix
+    assert kept["keys"].shape[2] == prefix
+    assert kept["prefix"].shape[1] == kept["label_mask"].shape[2] == rows
+    assert np.allclose(kept["label_mask"].sum(axis=2), 1.0)  # each label's mean, over its own rows
+    if model.labels_join:
+        assert kept["joined_queries"].shape[2] == rows
+        assert kept["joined_keys"].shape[2] == kept["joined_values"].shape[2] == prefix
+
+
+def test_a_labels_graph_of_another_layout_is_refused_with_the_way_to_export_it_again(
+    exported: tuple[SpanModel, Path], tmp_path: Path
+) -> None:
+    _, directory = exported
+    shutil.copytree(directory, tmp_path / "model")
+    graph = onnx.load(str(tmp_path / "model" / "labels.onnx"), load_external_data=False)
+    graph.graph.output.pop()  # as an older export, without the joined layer's projections
+    onnx.save(graph, str(tmp_path / "model" / "labels.onnx"))
+    with pytest.raises(
+        ValueError, match=r"older layout \(export them again: gateway\.training\.pii_unpack --export\)"
+    ):
+        PiiModel(tmp_path / "model")
 
 
 def test_joined_layers_need_a_labels_apart_model_and_fewer_than_its_layers(

@@ -13,7 +13,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from gateway.pii.model import bundled_pii_dir
+from gateway.pii.model import PiiModel, bundled_pii_dir
 from gateway.training.pii_train import SpanModel, export, start_from
 from gateway.training.pii_unpack import main, unpack
 from tests.training.tiny import shipped_tokenizer, tiny_base
@@ -134,3 +134,29 @@ def test_a_model_that_kept_some_blocks_unpacks_into_them(tmp_path: Path) -> None
     assert again.encoder.config.num_hidden_layers == 2
     assert _export(again, tmp_path / "again") == graphs
     _assert_same_graphs(tmp_path / "model", tmp_path / "again", graphs)
+
+
+def test_export_writes_a_model_directory_in_this_layout_that_finds_the_same_spans(
+    shipped: tuple[SpanModel, Path, Path, list[str]], tmp_path: Path
+) -> None:
+    _, base, directory, graphs = shipped
+    old = json.loads((directory / "pii.json").read_text(encoding="utf-8"))
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "EVAL.md").write_text("an evaluation of other graphs", encoding="utf-8")
+    main(
+        [
+            *("--model", str(directory), "--base", str(base)),
+            *("--output", str(tmp_path / "checkpoint.pt"), "--export", str(tmp_path / "again")),
+        ]
+    )
+    meta = json.loads((tmp_path / "again" / "pii.json").read_text(encoding="utf-8"))
+    assert meta["exported_from"] == "v1"
+    assert len(meta["version"]) == 12  # the graphs' digest
+    assert {k: v for k, v in meta.items() if k != "exported_from"} == old | {"version": meta["version"]}
+    assert (tmp_path / "checkpoint.pt").is_file()
+    assert not (tmp_path / "again" / "EVAL.md").exists()
+    assert not (tmp_path / "again" / "MODEL_CARD.md").exists()  # the model had none
+    _assert_same_graphs(directory, tmp_path / "again", graphs)  # already this layout: unchanged
+    texts = ["Anna Schmidt lives in Berlin.", "Mail ana@example.org"]
+    labels = {"person": "person name", "city": "city", "email": "email address"}
+    assert PiiModel(tmp_path / "again").find(texts, labels) == PiiModel(directory).find(texts, labels)
