@@ -33,7 +33,7 @@ import math
 import random
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -229,29 +229,41 @@ def teacher_probabilities(teacher: Path, tokenizer: Any, examples: list[dict[str
 
 def _teacher_graphs(teacher: Path) -> Callable[[dict[str, np.ndarray]], np.ndarray]:
     """The logits of the guard in directory `teacher` for one encoded prompt or pair: its one
-    graph, or a response-apart guard's prompt graph for the prompt and its response graph for
-    the response read against the prompt's keys and values."""
+    graph, or a response-apart guard's two (`apart_logits`)."""
     session = cpu_session(teacher / "guard.onnx")
     if not check_guard_dir(teacher).get("response_apart"):
         return lambda feed: session.run(["logits"], feed)[0]
     responses = cpu_session(teacher / RESPONSE_GRAPH)
-
-    def logits(feed: dict[str, np.ndarray]) -> np.ndarray:
-        ids, mask, types = feed["input_ids"], feed["attention_mask"], feed["token_type_ids"]
-        start = int((types[0] == 0).sum())  # one row: its prompt, then its response (type 1)
-        outputs = session.run(
-            ["logits", "keys", "values"], {"input_ids": ids[:, :start], "attention_mask": mask[:, :start]}
-        )
-        if start == ids.shape[1]:
-            return outputs[0]
-        rows = {"input_ids": ids[:, start:], "attention_mask": mask[:, start:]}
-        return responses.run(["logits"], {**rows, "keys": outputs[1], "values": outputs[2]})[0]
-
-    return logits
+    return lambda feed: apart_logits(session, responses, feed)
 
 
-def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:
-    """The largest difference between torch and the exported graph on padded batches."""
+def apart_logits(prompts: Any, responses: Any, feed: Mapping[str, np.ndarray], copies: int = 1) -> np.ndarray:
+    """A response-apart guard's logits for one encoded prompt or pair (input_ids, attention_mask,
+    token_type_ids; one row): the prompt graph (session `prompts`) over the prompt (type 0), then,
+    for a pair, the response graph over the response (type 1) read against the prompt's keys and
+    values, `copies` times in one batch (as a long response's windows)."""
+    ids, mask, types = feed["input_ids"], feed["attention_mask"], feed["token_type_ids"]
+    start = int((types[0] == 0).sum())
+    logits, keys, values = prompts.run(
+        ["logits", "keys", "values"], {"input_ids": ids[:, :start], "attention_mask": mask[:, :start]}
+    )
+    if start == ids.shape[1]:
+        return np.asarray(logits)
+    rows = {
+        "input_ids": ids[:, start:].repeat(copies, 0),
+        "attention_mask": mask[:, start:].repeat(copies, 0),
+    }
+    return np.asarray(responses.run(["logits"], {**rows, "keys": keys, "values": values})[0])
+
+
+def check_export(
+    model: Guard,
+    tokenizer: Any,
+    onnx_path: Path,
+    inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids"),
+) -> float:
+    """The largest difference between torch and the exported graph (fed `inputs`) on padded
+    batches of prompts."""
     session = fp32_session(onnx_path)
     texts = ["hi", "How do I bake bread at home for my family?", "word " * 200]
     worst = 0.0
@@ -259,7 +271,7 @@ def check_export(model: Guard, tokenizer: Any, onnx_path: Path) -> float:
         encoded = tokenizer(batch, return_tensors="pt", padding=True, truncation=True, max_length=MAX_LENGTH)
         with torch.no_grad():
             expected = model(**encoded).numpy()
-        (got,) = session.run(["logits"], {name: tensor.numpy() for name, tensor in encoded.items()})
+        (got,) = session.run(["logits"], {name: encoded[name].numpy() for name in inputs})
         worst = max(worst, float(np.abs(got - expected).max()))
     return worst
 
@@ -368,31 +380,17 @@ def _export_apart(model: Guard, tokenizer: Any, output: Path) -> list[str]:
 
 def check_export_apart(model: Guard, tokenizer: Any, prompt_graph: Path, response_graph: Path) -> float:
     """The largest difference between torch on whole prompts and pairs and the two graphs: padded
-    prompts, and each pair's response read against its prompt's kept keys and values."""
-    prompts = ["hi", "How do I bake bread at home for my family?", "word " * 200]
-    responses = ["Sure: flour, water, salt and yeast.", "I can't help with that.", "ok " * 60]
-    prompt_session, response_session = fp32_session(prompt_graph), fp32_session(response_graph)
-    worst = 0.0
-    for batch in (prompts, prompts[:2]):
-        encoded = tokenizer(batch, return_tensors="pt", padding=True, truncation=True, max_length=MAX_LENGTH)
-        with torch.no_grad():
-            expected = model(**encoded).numpy()
-        feed = {name: encoded[name].numpy() for name in ("input_ids", "attention_mask")}
-        (got,) = prompt_session.run(["logits"], feed)
-        worst = max(worst, float(np.abs(got - expected).max()))
-    for prompt, response in zip(prompts[:2], responses, strict=False):
+    prompts, and each pair's response, twice in one batch, read against its prompt's kept keys
+    and values."""
+    worst = check_export(model, tokenizer, prompt_graph, inputs=("input_ids", "attention_mask"))
+    prompts = ["hi", "How do I bake bread at home for my family?"]
+    responses = ["Sure: flour, water, salt and yeast.", "I can't help with that."]
+    sessions = fp32_session(prompt_graph), fp32_session(response_graph)
+    for prompt, response in zip(prompts, responses, strict=True):
         pair = tokenizer([prompt], [response], return_tensors="pt")
         with torch.no_grad():
             expected = model(**pair).numpy()
-        start = int((pair["token_type_ids"][0] == 0).sum())
-        ids = pair["input_ids"][:, :start].numpy()
-        _, keys, values = prompt_session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids)})
-        rows = pair["input_ids"][:, start:].numpy()
-        twice = np.concatenate([rows, rows])  # a batch of two windows against one prompt
-        (got,) = response_session.run(
-            ["logits"],
-            {"input_ids": twice, "attention_mask": np.ones_like(twice), "keys": keys, "values": values},
-        )
+        got = apart_logits(*sessions, {name: tensor.numpy() for name, tensor in pair.items()}, copies=2)
         worst = max(worst, float(np.abs(got - expected).max()))
     return worst
 
