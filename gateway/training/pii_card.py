@@ -48,7 +48,8 @@ WEIGHTS_FILE = """
 The graphs read their weights from `weights.bin` beside them (ONNX external data), which holds
 each tensor once: a layer both graphs run is stored once."""
 LABELS_JOIN = """ Except in the last {layers}: there labels and text read each other,
-so `labels.onnx` keeps the prefix up to there and `text.onnx` runs the rest over prefix and text."""
+so `labels.onnx` keeps the prefix up to there (and its queries, keys and values in the first of
+them) and `text.onnx` runs the rest over prefix and text."""
 
 
 def apart_flags(record: dict[str, Any]) -> str:
