@@ -117,13 +117,11 @@ def run(
 ) -> dict[str, float]:
     """Profile the gateway under load; print and return CPU ms per request for each part."""
     binary = py_spy()
+    settings = {"guardrails": "true", "pii": str(pii).lower()}
     with (
         tempfile.TemporaryDirectory() as workdir,
         upstream_process("The capital of France is Paris.", 0.0) as upstream,
-        gateway_process(upstream, Path(workdir), {"guardrails": "true", "pii": str(pii).lower()}) as (
-            url,
-            pid,
-        ),
+        gateway_process(upstream, Path(workdir), settings) as (url, pid),
     ):
         # Connections, lazy imports and, when warm, the one question's verdicts.
         asyncio.run(load(url, 4, 20, stream, "sk-bench", distinct=not warm))

@@ -187,7 +187,7 @@ class TextPart(nn.Module):
     """A labels-apart model's text pass: text rows, their attention mask, the prefix's label
     mask (1, labels, rows) and a LabelPart's outputs -> (batch, positions, labels, [begin,
     inside]) logits. With one joined layer the prefix's hidden states, joined queries and label
-    mask may hold only the rows the labels are described by (gateway.pii.model.described_rows)."""
+    mask may hold only the rows the labels are described by (gateway.pii.model.kept_prefix)."""
 
     def __init__(self, model: SpanModel) -> None:
         super().__init__()
