@@ -517,9 +517,8 @@ def main(argv: list[str] | None = None) -> None:
     graphs = export(model, tokenizer, cls, sep, args.output)
     shutil.copy(base / "tokenizer.json", args.output / "tokenizer.json")
     config = base_config(base)
-    digest = hashlib.sha256(b"".join((args.output / graph).read_bytes() for graph in graphs))
     meta = {
-        "version": digest.hexdigest()[:12],
+        "version": version_of(args.output, graphs),
         "weights": WEIGHTS,
         **apart(args),
         "base_model": config["shieldgate_source"],
@@ -556,6 +555,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.keep_checkpoint:
         checkpoint.unlink()  # the model is exported: nothing left to resume
     print(f"threshold {meta['threshold']} (validation span F1 {f1:.3f}); wrote {args.output}")
+
+
+def version_of(directory: Path, files: list[str]) -> str:
+    """A model's version: the first 12 hex digits of the SHA-256 of its exported files."""
+    return hashlib.sha256(b"".join((directory / name).read_bytes() for name in files)).hexdigest()[:12]
 
 
 def export(model: SpanModel, tokenizer: Tokenizer, cls: int, sep: int, output: Path) -> list[str]:

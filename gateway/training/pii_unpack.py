@@ -31,7 +31,6 @@ others), so DIR gets no EVAL.md: evaluate it again (gateway.training.pii_eval).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 from collections import defaultdict
@@ -47,7 +46,7 @@ from tokenizers import Tokenizer
 
 from gateway.pii.model import check_pii_dir, graph_files
 from gateway.training.pii_card import write_card
-from gateway.training.pii_train import SpanModel, export
+from gateway.training.pii_train import SpanModel, export, version_of
 
 __all__ = ["export_again", "main", "unpack", "weights_of"]
 
@@ -167,8 +166,7 @@ def export_again(model_dir: Path, base: Path, checkpoint: Path, output: Path) ->
     if output.resolve() != model_dir.resolve():
         shutil.copy(model_dir / "tokenizer.json", output / "tokenizer.json")
     (output / "EVAL.md").unlink(missing_ok=True)  # an evaluation of other graphs
-    digest = hashlib.sha256(b"".join((output / graph).read_bytes() for graph in graphs))
-    meta = {"version": digest.hexdigest()[:12], "exported_from": meta["version"]} | {
+    meta = {"version": version_of(output, graphs), "exported_from": meta["version"]} | {
         k: v for k, v in meta.items() if k not in ("version", "exported_from")
     }
     (output / "pii.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
