@@ -330,6 +330,24 @@ def _numbers(text: str, flag: str, example: str) -> list[int] | None:
         return None
 
 
+def _bad_prompt_words(args: argparse.Namespace) -> bool:
+    """Whether --prompt-words is out of range (said on stderr)."""
+    if 0 <= args.prompt_words <= 10_000:
+        return False
+    print("shieldgate: --prompt-words must be 0-10000", file=sys.stderr)
+    return True
+
+
+def _add_prompt_words(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prompt-words",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N words of prose before each prompt's question, for long prompts (default 0)",
+    )
+
+
 def _bench_overhead(args: argparse.Namespace) -> int:
     from gateway.bench.overhead import run
 
@@ -342,12 +360,15 @@ def _bench_overhead(args: argparse.Namespace) -> int:
     if not 0 <= args.upstream_delay_ms <= 10_000:
         print("shieldgate: --upstream-delay-ms must be 0-10000", file=sys.stderr)
         return 2
+    if _bad_prompt_words(args):
+        return 2
     run(
         levels,
         args.requests,
         litellm=not args.no_litellm,
         output=args.output,
         upstream_delay=args.upstream_delay_ms / 1000,
+        words=args.prompt_words,
     )
     return 0
 
@@ -453,6 +474,8 @@ def _bench_compare(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if _bad_prompt_words(args):
+        return 2
     for checkout in (args.a_checkout, args.b_checkout):
         if checkout is not None and not (checkout / "gateway" / "__main__.py").is_file():
             print(f"shieldgate: {checkout} holds no gateway package (gateway/__main__.py)", file=sys.stderr)
@@ -467,6 +490,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
         warm=args.warm,
         output=args.output,
         checkouts={"A": args.a_checkout, "B": args.b_checkout},
+        words=args.prompt_words,
     )
     return 0
 
@@ -559,6 +583,7 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="milliseconds the fake upstream waits before it answers, as a model would (default 0)",
     )
+    _add_prompt_words(overhead)
     overhead.add_argument("--output", type=Path, help="write the figures as JSON")
     overhead.set_defaults(handler=_bench_overhead)
     profile = bench.add_parser("profile", help="where a guarded request's time goes (py-spy samples)")
@@ -608,6 +633,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--rounds", type=int, default=20, help="rounds the requests go in (default 20)")
     compare.add_argument("--stream", action="store_true", help="streamed answers")
     compare.add_argument("--warm", action="store_true", help="repeat one question (verdicts cached)")
+    _add_prompt_words(compare)
     compare.add_argument("--output", type=Path, help="write the figures as JSON")
     compare.set_defaults(handler=_bench_compare)
     upstream = bench.add_parser("upstream", help="CPU and latency of one upstream call, by client stack")

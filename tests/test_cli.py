@@ -197,7 +197,8 @@ def test_bench_stream_runs_and_writes_figures(tmp_path: Path) -> None:
 
 
 def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
-    """`shieldgate bench overhead --no-litellm` measures the floor and both gateway modes."""
+    """`shieldgate bench overhead --no-litellm` measures the floor and both gateway modes; with
+    long prompts too, whose prose no policy blocks."""
     output = tmp_path / "overhead.json"
     run_shieldgate(
         "bench",
@@ -207,12 +208,16 @@ def test_bench_overhead_runs_without_litellm(tmp_path: Path) -> None:
         "--requests",
         "4",
         "--no-litellm",
+        "--prompt-words",
+        "150",
         "--output",
         str(output),
         timeout=300,
         check=True,
     )
-    targets = json.loads(output.read_text())["targets"]
+    figures = json.loads(output.read_text())
+    assert figures["prompt_words"] == 150
+    targets = figures["targets"]
     assert set(targets) == {
         "direct",
         "shieldgate (guard, cache cold)",
@@ -332,6 +337,8 @@ def test_bench_compare_runs_two_settings_side_by_side(tmp_path: Path) -> None:
         "6",
         "--rounds",
         "2",
+        "--prompt-words",
+        "200",
         "--output",
         str(output),
         timeout=300,
@@ -339,6 +346,8 @@ def test_bench_compare_runs_two_settings_side_by_side(tmp_path: Path) -> None:
     )
     figures = json.loads(output.read_text())
     assert figures["b"] == {"guardrails": "false", "scanner_inline_chars": "0"}
+    assert figures["prompt_words"] == 200
+    assert "each prompt: 200 words of prose" in result.stdout
     for side in ("A", "B"):
         row = figures["figures"][side]["json@1"]
         assert row["failed"] == 0
@@ -362,6 +371,12 @@ def test_bench_compare_runs_a_side_from_another_checkout(tmp_path: Path) -> None
     assert (checkout / "ran-here").read_text() == str(main)  # side B ran from there
     assert json.loads(output.read_text())["checkouts"] == {"B": str(checkout)}
     assert f"(gateway from {checkout})" in result.stdout
+
+
+def test_bench_compare_refuses_prompt_words_out_of_range() -> None:
+    result = run_shieldgate("bench", "compare", "--prompt-words", "-1")
+    assert result.returncode == 2
+    assert "--prompt-words must be 0-10000" in result.stderr
 
 
 def test_bench_compare_refuses_a_checkout_without_the_package(tmp_path: Path) -> None:

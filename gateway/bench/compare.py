@@ -43,10 +43,12 @@ def run(
     warm: bool,
     output: Path | None,
     checkouts: dict[str, Path | None] | None = None,
+    words: int = 0,
 ) -> dict[str, Any]:
-    """`requests` a level on each side in `rounds` rounds (new prompts unless `warm`); prints
-    and returns each side's figures and B - A, and writes them to `output` as JSON. A side
-    ("A", "B") with a directory in `checkouts` runs its gateway from the package there."""
+    """`requests` a level on each side in `rounds` rounds (new prompts unless `warm`, each after
+    `words` words of prose); prints and returns each side's figures and B - A, and writes them to
+    `output` as JSON. A side ("A", "B") with a directory in `checkouts` runs its gateway from the
+    package there."""
     checkouts = checkouts or {}
     with (
         tempfile.TemporaryDirectory() as workdir,
@@ -59,7 +61,7 @@ def run(
             url, pid = running.enter_context(
                 gateway_process(upstream, Path(workdir) / side, settings, checkouts.get(side))
             )
-            targets.append(Target(side, url, pid, distinct=not warm))
+            targets.append(Target(side, url, pid, distinct=not warm, words=words))
         figures = measure(targets, levels, requests, rounds=rounds, modes=(stream,))
     for cases in figures.values():
         for row in cases.values():
@@ -69,6 +71,8 @@ def run(
     for side, settings in (("A", a), ("B", b)):
         where = f" (gateway from {checkouts[side]})" if checkouts.get(side) else ""
         print(f"{side}: {settings or 'defaults'}{where}")
+    if words:
+        print(f"each prompt: {words} words of prose, then the question")
     print(
         "{:10} {:5} {:>8} {:>8} {:>8} {:>12} {:>7}".format(
             "case", "side", "p50", "p95", "p99", "cpu ms/req", "failed"
@@ -95,6 +99,7 @@ def run(
         "rounds": rounds,
         "stream": stream,
         "warm": warm,
+        "prompt_words": words,
         "checkouts": {side: str(path) for side, path in checkouts.items() if path is not None},
         "figures": figures,
     }

@@ -12,9 +12,18 @@ from typing import Any, Literal
 
 import httpx
 
-__all__ = ["LoadResult", "load", "outcome", "percentile"]
+__all__ = ["LoadResult", "load", "outcome", "percentile", "question"]
 
 _FILTERED = re.compile(r'"finish_reason":\s*"content_filter"')
+
+# Words that lengthen a prompt (`load(words=...)`), as a document pasted before the question does:
+# plain prose with no personal data, so that every pass reads it and no policy acts on it.
+PROSE = (
+    "The quarterly planning meeting covered the budget for the coming year, the hiring plan for "
+    "the support team, the move to the new office on the third floor and the schedule for the "
+    "training sessions. The team agreed to review the supplier contracts before the end of the "
+    "month and to share a summary of the customer survey with every department."
+)
 
 
 @dataclass
@@ -59,23 +68,35 @@ def outcome(status: int, text: str, stream: bool) -> Literal["answered", "blocke
     return "blocked" if _FILTERED.search(text) else "answered"
 
 
+def question(tag: str, words: int = 0) -> str:
+    """The benchmark's question, after `words` words of PROSE (repeated as needed); a `tag`
+    (a request's own) makes it a new prompt."""
+    prose = PROSE.split()
+    context = " ".join(prose[i % len(prose)] for i in range(words))
+    asked = f"What is the capital of France? (request {tag})" if tag else "What is the capital of France?"
+    return f"{context}\n\n{asked}" if context else asked
+
+
 async def load(
-    url: str, concurrency: int, requests: int, stream: bool, key: str, distinct: bool = False
+    url: str,
+    concurrency: int,
+    requests: int,
+    stream: bool,
+    key: str,
+    distinct: bool = False,
+    words: int = 0,
 ) -> LoadResult:
     """`requests` calls made `concurrency` at a time: latencies of the answered ones, blocks, failures.
 
     With `distinct`, every prompt is new (the guard's verdict cache never has it); otherwise
-    every request asks the same question.
+    every request asks the same question. `words` lengthens each prompt by that many words of
+    prose before the question (a long prompt's passes run on every core).
     """
     salt = secrets.token_hex(4)
 
     def body(i: int) -> dict[str, Any]:
-        question = (
-            f"What is the capital of France? (request {salt}-{i})"
-            if distinct
-            else "What is the capital of France?"
-        )
-        return {"model": "small", "stream": stream, "messages": [{"role": "user", "content": question}]}
+        content = question(f"{salt}-{i}" if distinct else "", words)
+        return {"model": "small", "stream": stream, "messages": [{"role": "user", "content": content}]}
 
     result = LoadResult()
     queue: asyncio.Queue[int] = asyncio.Queue()

@@ -99,6 +99,7 @@ class Target:
     pid: int | None  # None: nothing of ours to measure (the floor)
     key: str = "sk-bench"
     distinct: bool = False
+    words: int = 0  # words of prose before each prompt's question (gateway.bench.load.question)
 
 
 def measure(
@@ -112,7 +113,7 @@ def measure(
     results: dict[str, dict[str, Any]] = {target.name: {} for target in targets}
     for stream in modes:
         for target in targets:  # warm up connections and caches
-            asyncio.run(load(target.url, 4, 20, stream, target.key, target.distinct))
+            asyncio.run(load(target.url, 4, 20, stream, target.key, target.distinct, target.words))
         for concurrency in levels:
             case = f"{'stream' if stream else 'json'}@{concurrency}"
             runs = {target.name: LoadResult() for target in targets}
@@ -123,7 +124,9 @@ def measure(
                 for target in targets[turn:] + targets[:turn]:
                     usage = Usage(target.pid)
                     ran = asyncio.run(
-                        load(target.url, concurrency, share, stream, target.key, target.distinct)
+                        load(
+                            target.url, concurrency, share, stream, target.key, target.distinct, target.words
+                        )
                     )
                     cpu[target.name] += usage.cpu_seconds() if target.pid else 0.0
                     runs[target.name].add(ran)
@@ -154,23 +157,29 @@ GATEWAYS: tuple[tuple[str, dict[str, str], bool], ...] = (  # name, settings, a 
 
 
 def run(
-    levels: list[int], requests: int, litellm: bool, output: Path | None, upstream_delay: float = 0.0
+    levels: list[int],
+    requests: int,
+    litellm: bool,
+    output: Path | None,
+    upstream_delay: float = 0.0,
+    words: int = 0,
 ) -> dict[str, Any]:
     """Measure every target, print a table of added latency, and return (and optionally write) it all.
 
-    `upstream_delay`: seconds the fake upstream takes before it answers, as a model would."""
+    `upstream_delay`: seconds the fake upstream takes before it answers, as a model would;
+    `words`: words of prose before each prompt's question, for every target (the floor too)."""
     with (
         tempfile.TemporaryDirectory() as workdir,
         upstream_process("The capital of France is Paris.", 0.0, upstream_delay) as upstream,
         ExitStack() as running,
     ):
-        measured = [Target("direct", upstream, None)]
+        measured = [Target("direct", upstream, None, words=words)]
         for name, settings, distinct in GATEWAYS:
             gateway, pid = running.enter_context(gateway_process(upstream, Path(workdir), settings))
-            measured.append(Target(name, gateway, pid, distinct=distinct))
+            measured.append(Target(name, gateway, pid, distinct=distinct, words=words))
         if litellm:
             proxy, pid = running.enter_context(_litellm_proxy(upstream, Path(workdir)))
-            measured.append(Target("litellm proxy", proxy, pid, LITELLM_KEY))
+            measured.append(Target("litellm proxy", proxy, pid, LITELLM_KEY, words=words))
         targets = measure(measured, levels, requests)
     floor = targets["direct"]
     header = ("target", "case", "+p50", "+p95", "+p99", "rps", "blocked", "failed", "cpu s", "MiB")
@@ -189,7 +198,13 @@ def run(
         for case, row in cases.items():
             for reason, count in row["failures"].items():
                 print(f"failed: {name} {case}: {count} x {reason}")
-    result = {"levels": levels, "requests": requests, "upstream_delay_s": upstream_delay, "targets": targets}
+    result = {
+        "levels": levels,
+        "requests": requests,
+        "upstream_delay_s": upstream_delay,
+        "prompt_words": words,
+        "targets": targets,
+    }
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")
     return result

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.bench.load import failure_reason, outcome, percentile
+from gateway.bench.load import failure_reason, outcome, percentile, question
 from gateway.errors import RequestBlocked
 
 ANSWER = {"choices": [{"index": 0, "message": {"content": "Paris."}, "finish_reason": "stop"}]}
@@ -60,3 +60,12 @@ def test_percentile_picks_from_the_sorted_values() -> None:
     assert percentile(values, 0.5) == 51.0
     assert percentile(values, 0.99) == 100.0
     assert percentile([], 0.5) != percentile([], 0.5)  # nan: nothing was answered
+
+
+def test_a_question_can_be_new_and_long() -> None:
+    assert question("") == "What is the capital of France?"
+    assert question("ab-1") != question("ab-2")
+    long = question("ab-1", words=300)
+    context, asked = long.split("\n\n")
+    assert len(context.split()) == 300
+    assert asked == question("ab-1")
