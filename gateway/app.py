@@ -101,13 +101,15 @@ def build_services(
             on_reload=lambda result: metrics.policy_reloads.labels(result).inc(),
         )
         key = settings.redaction_hash_key
+        scanners = _scanners(guard, pii, policies)
         hooks = PolicyHooks(
             policies,
-            scan or _scanners(guard, pii, policies),
+            scan or scanners,
             hash_key=key.get_secret_value().encode() if key else secrets.token_bytes(32),
             stream_hold=settings.stream_hold,
             stream_tail=settings.stream_tail_chars,
             guard_during_call=settings.guard_during_call,
+            read_ahead=scanners.read_ahead if scan is None else None,
         )
     return Services(
         config=config,

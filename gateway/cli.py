@@ -338,6 +338,23 @@ def _bad_prompt_words(args: argparse.Namespace) -> bool:
     return True
 
 
+def _bad_upstream_delay(args: argparse.Namespace) -> bool:
+    """Whether --upstream-delay-ms is out of range (said on stderr)."""
+    if 0 <= args.upstream_delay_ms <= 10_000:
+        return False
+    print("shieldgate: --upstream-delay-ms must be 0-10000", file=sys.stderr)
+    return True
+
+
+def _add_upstream_delay(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--upstream-delay-ms",
+        type=float,
+        default=0.0,
+        help="milliseconds the fake upstream waits before it answers, as a model would (default 0)",
+    )
+
+
 def _add_prompt_words(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prompt-words",
@@ -357,10 +374,7 @@ def _bench_overhead(args: argparse.Namespace) -> int:
     if not all(1 <= level <= 256 for level in levels) or not 1 <= args.requests <= 10_000:
         print("shieldgate: levels must be 1-256 and --requests 1-10000", file=sys.stderr)
         return 2
-    if not 0 <= args.upstream_delay_ms <= 10_000:
-        print("shieldgate: --upstream-delay-ms must be 0-10000", file=sys.stderr)
-        return 2
-    if _bad_prompt_words(args):
+    if _bad_upstream_delay(args) or _bad_prompt_words(args):
         return 2
     run(
         levels,
@@ -474,7 +488,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if _bad_prompt_words(args):
+    if _bad_prompt_words(args) or _bad_upstream_delay(args):
         return 2
     for checkout in (args.a_checkout, args.b_checkout):
         if checkout is not None and not (checkout / "gateway" / "__main__.py").is_file():
@@ -491,6 +505,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
         output=args.output,
         checkouts={"A": args.a_checkout, "B": args.b_checkout},
         words=args.prompt_words,
+        upstream_delay=args.upstream_delay_ms / 1000,
     )
     return 0
 
@@ -577,12 +592,7 @@ def _parser() -> argparse.ArgumentParser:
     overhead.add_argument("--levels", default="1,8,32", help="concurrency levels (default 1,8,32)")
     overhead.add_argument("--requests", type=int, default=200, help="requests per level and mode")
     overhead.add_argument("--no-litellm", action="store_true", help="skip LiteLLM's proxy (no install)")
-    overhead.add_argument(
-        "--upstream-delay-ms",
-        type=float,
-        default=0.0,
-        help="milliseconds the fake upstream waits before it answers, as a model would (default 0)",
-    )
+    _add_upstream_delay(overhead)
     _add_prompt_words(overhead)
     overhead.add_argument("--output", type=Path, help="write the figures as JSON")
     overhead.set_defaults(handler=_bench_overhead)
@@ -634,6 +644,7 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--stream", action="store_true", help="streamed answers")
     compare.add_argument("--warm", action="store_true", help="repeat one question (verdicts cached)")
     _add_prompt_words(compare)
+    _add_upstream_delay(compare)
     compare.add_argument("--output", type=Path, help="write the figures as JSON")
     compare.set_defaults(handler=_bench_compare)
     upstream = bench.add_parser("upstream", help="CPU and latency of one upstream call, by client stack")

@@ -16,7 +16,7 @@ import asyncio
 import copy
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, NoReturn, Protocol, TypeVar, runtime_checkable
 
 import structlog
@@ -36,6 +36,8 @@ __all__ = ["PolicyHooks", "Scan", "SplitScan", "estimate_tokens", "no_scanners"]
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 _PENDING = "guard_pending"  # exchange.notes: the prompt the guard has yet to judge, with its PII
+_AHEAD = "read_ahead"  # exchange.notes: the prompt as forwarded, to read ahead once the guard passes it
+_ANSWERED = ("chat.completions", "completions")  # the endpoints whose answers are judged
 
 
 class Scan(Protocol):
@@ -82,10 +84,14 @@ class PolicyHooks:
         stream_hold: str = "sentence",
         stream_tail: int = 32,
         guard_during_call: bool = False,
+        read_ahead: Callable[[str], None] | None = None,
     ) -> None:
         self._policies = policies
         self._scan = scan
         self._guard_during_call = guard_during_call
+        # Given the prompt as forwarded once it is judged: work on it that the answer's
+        # judging needs, started while the upstream model answers (gateway.guard.service).
+        self._read_ahead = read_ahead
         self._hash_key = hash_key
         self._stream_hold = stream_hold
         self._stream_tail = stream_tail
@@ -109,15 +115,21 @@ class PolicyHooks:
                 decision = self._judge(exchange, "input", texts, findings, started, policy)
         if decision.block is not None:
             self._stop(exchange, decision)
-        if not decision.redactions and decision.route is None:
-            return request
-        outgoing = copy.deepcopy(request)
+        outgoing = request
+        if decision.redactions or decision.route is not None:
+            outgoing = copy.deepcopy(request)
         if decision.redactions:
             _apply_redactions(
                 request_slots(exchange.endpoint, outgoing), findings, decision, self._redactor(exchange)
             )
         if decision.route is not None:
             outgoing["model"] = decision.route
+        if self._read_ahead is not None and exchange.endpoint in _ANSWERED:
+            prompt = last_user_text(exchange.endpoint, outgoing)
+            if _PENDING in exchange.notes:  # judged during the call: read ahead once it passes
+                exchange.notes[_AHEAD] = prompt
+            else:
+                self._read_ahead(prompt)
         return outgoing
 
     async def during_upstream(self, exchange: Exchange, upstream: Awaitable[T]) -> T:
@@ -138,6 +150,9 @@ class PolicyHooks:
             if exchange.audit is not None:  # the call was under way this long when it was dropped
                 exchange.audit.upstream_ms = (time.perf_counter() - started) * 1000
             self._stop(exchange, decision)
+        forwarded = exchange.notes.pop(_AHEAD, None)
+        if self._read_ahead is not None and forwarded is not None:
+            self._read_ahead(forwarded)
         return await call
 
     async def after_upstream(self, exchange: Exchange, request: Payload, response: Payload) -> Payload:

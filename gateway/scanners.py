@@ -94,6 +94,12 @@ class Scanners:
         scores = await asyncio.gather(*(self._guard(text, context) for _, text in texts))
         return [Findings(role=role, guard=guard) for (role, _), guard in zip(texts, scores, strict=True)]
 
+    def read_ahead(self, prompt: str) -> None:
+        """The pipeline's `read_ahead`: the guard's pass over a forwarded prompt's end, when an
+        answer to it will need one (gateway.guard.service)."""
+        if self.guard is not None and prompt.strip():
+            self.guard.read_ahead(prompt)
+
     async def _guard(self, text: str, prompt: str | None) -> GuardScores | None:
         if self.guard is None or not text.strip():
             return None

@@ -36,5 +36,7 @@ class Services:
 
     async def aclose(self) -> None:
         """Release connections held by the services."""
+        if self.guard is not None:
+            await self.guard.aclose()
         await self.verdicts.aclose()
         await self.limiter.aclose()

@@ -339,6 +339,8 @@ def test_bench_compare_runs_two_settings_side_by_side(tmp_path: Path) -> None:
         "2",
         "--prompt-words",
         "200",
+        "--upstream-delay-ms",
+        "5",
         "--output",
         str(output),
         timeout=300,
@@ -347,6 +349,7 @@ def test_bench_compare_runs_two_settings_side_by_side(tmp_path: Path) -> None:
     figures = json.loads(output.read_text())
     assert figures["b"] == {"guardrails": "false", "scanner_inline_chars": "0"}
     assert figures["prompt_words"] == 200
+    assert figures["upstream_delay_s"] == 0.005
     assert "each prompt: 200 words of prose" in result.stdout
     for side in ("A", "B"):
         row = figures["figures"][side]["json@1"]

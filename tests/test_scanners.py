@@ -13,7 +13,7 @@ import pytest
 import respx
 
 from gateway.app import create_app
-from gateway.guard import Guard, GuardInput, bundled_guard_dir, load_guard
+from gateway.guard import Guard, GuardInput, GuardModel, bundled_guard_dir, load_guard
 from gateway.guard.batcher import LoopShare
 from gateway.pii.model import bundled_pii_dir, load_pii_model
 from gateway.pii.service import PiiFinder
@@ -171,3 +171,26 @@ def test_the_labels_policies_name_are_collected() -> None:
     named = load_policies(default_policy_dir()).pii_labels()
     assert {"password", "api_key", "iban", "card_cvv"} <= named
     assert "any" not in named
+
+
+@pytest.mark.anyio
+async def test_a_forwarded_prompt_is_read_ahead_by_the_guard() -> None:
+    guard = Guard(GuardModel(bundled_guard_dir(), threads=1))
+    scan = Scanners(guard)
+    prompt = "Here are the minutes of our planning meeting, item by item. " * 20 + "Summarize them."
+    await scan([("user", prompt)], "input")
+    scan.read_ahead(prompt)
+    assert prompt in guard._ahead
+    await guard._ahead[prompt]
+    Scanners(pii=None).read_ahead(prompt)  # no guard: nothing to read
+
+
+def test_the_gateway_reads_a_prompt_ahead_while_the_upstream_answers(
+    monkeypatch: pytest.MonkeyPatch, sdk: openai.OpenAI, upstream: respx.MockRouter
+) -> None:
+    read: list[str] = []
+    monkeypatch.setattr(Guard, "read_ahead", lambda self, prompt: read.append(prompt))
+    upstream.post(f"{SMALL_BASE}/chat/completions").respond(json=chat_body("Here is the summary."))
+    prompt = "Here are the minutes of our planning meeting, item by item. " * 20 + "Summarize them."
+    sdk.chat.completions.create(model="small", messages=[{"role": "user", "content": prompt}])
+    assert read == [prompt]

@@ -44,15 +44,16 @@ def run(
     output: Path | None,
     checkouts: dict[str, Path | None] | None = None,
     words: int = 0,
+    upstream_delay: float = 0.0,
 ) -> dict[str, Any]:
     """`requests` a level on each side in `rounds` rounds (new prompts unless `warm`, each after
     `words` words of prose); prints and returns each side's figures and B - A, and writes them to
     `output` as JSON. A side ("A", "B") with a directory in `checkouts` runs its gateway from the
-    package there."""
+    package there. `upstream_delay`: seconds the fake upstream takes to answer."""
     checkouts = checkouts or {}
     with (
         tempfile.TemporaryDirectory() as workdir,
-        upstream_process("The capital of France is Paris.", 0.0) as upstream,
+        upstream_process("The capital of France is Paris.", 0.0, upstream_delay) as upstream,
         ExitStack() as running,
     ):
         targets = []
@@ -73,6 +74,8 @@ def run(
         print(f"{side}: {settings or 'defaults'}{where}")
     if words:
         print(f"each prompt: {words} words of prose, then the question")
+    if upstream_delay:
+        print(f"the upstream answers after {upstream_delay * 1000:g} ms")
     print(
         "{:10} {:5} {:>8} {:>8} {:>8} {:>12} {:>7}".format(
             "case", "side", "p50", "p95", "p99", "cpu ms/req", "failed"
@@ -100,6 +103,7 @@ def run(
         "stream": stream,
         "warm": warm,
         "prompt_words": words,
+        "upstream_delay_s": upstream_delay,
         "checkouts": {side: str(path) for side, path in checkouts.items() if path is not None},
         "figures": figures,
     }

@@ -45,6 +45,10 @@ class LoopShare:
         """Whether a batcher of the share other than `batcher` has an item waiting."""
         return any(member is not batcher and member.waiting for member in self._members)
 
+    def busy(self) -> bool:
+        """Whether a batcher of the share has a batch running or an item waiting."""
+        return any(member.busy for member in self._members)
+
 
 class MicroBatcher(Generic[I, O]):
     """Runs `run(items) -> outcomes` (same order) in a worker thread, one batch at a time; a
@@ -78,6 +82,11 @@ class MicroBatcher(Generic[I, O]):
     def waiting(self) -> bool:
         """Whether an item is waiting for its batch."""
         return bool(self._pending)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a batch is running or an item waiting."""
+        return self._worker is not None and not self._worker.done()
 
     async def submit(self, item: I) -> O:
         future: asyncio.Future[O] = asyncio.get_running_loop().create_future()

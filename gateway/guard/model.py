@@ -150,6 +150,19 @@ class GuardModel:
             probabilities = self._run_prompt(text_ids)
         return self._scores(probabilities.max(axis=0), item.is_response)
 
+    def read_prompt_end(self, prompt: str) -> bool:
+        """Keep the keys and values that a response to `prompt` is read against (its last
+        CONTEXT tokens' pass), unless they are kept already: the response's pass then finds them.
+        Whether a pass ran (never for a guard that reads responses with their prompts)."""
+        if self._responses is None:
+            return False
+        context = self._context(GuardInput("", prompt=prompt))
+        with self._prompts_lock:
+            if tuple(context) in self._prompts:
+                return False
+        self._pass_and_keep(context)
+        return True
+
     def _context(self, item: GuardInput) -> list[int]:
         """The end of a response's prompt that the response is read with (CONTEXT tokens)."""
         return self._tokenizer.encode(item.prompt or "", add_special_tokens=False).ids[-CONTEXT:]

@@ -130,3 +130,18 @@ def test_an_answer_scores_the_same_whether_its_prompt_was_kept_or_not() -> None:
     not_kept = GuardModel(bundled_guard_dir(), threads=1)
     assert kept.score([answer]) == not_kept.score([answer])
     assert (not_kept.score([answer])[0].refusal or 0) >= not_kept.thresholds["refusal"]
+
+
+def test_a_long_prompts_end_can_be_read_ahead_of_its_answer() -> None:
+    """A prompt longer than the context an answer is read with gets a pass of its own over its
+    end; `read_prompt_end` runs it before the answer comes, once, with the same scores after."""
+    prompt = "Here are the minutes of our planning meeting. " * 30 + HARMFUL
+    answer = GuardInput("I'm sorry, but I can't help with that request.", prompt=prompt)
+    ahead = GuardModel(bundled_guard_dir(), threads=1)
+    ahead.score([GuardInput(prompt)])
+    assert ahead.kept_prompts == 0  # too long to be the context whole: its own pass kept nothing
+    assert ahead.read_prompt_end(prompt)
+    assert ahead.kept_prompts == 1
+    assert not ahead.read_prompt_end(prompt)  # kept: no second pass
+    assert ahead.score([answer]) == GuardModel(bundled_guard_dir(), threads=1).score([answer])
+    assert ahead.kept_prompts == 1  # the answer's pass found it

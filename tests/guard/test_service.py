@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.cache import CacheMetrics, MemoryStore, RedisStore, VerdictCache
-from gateway.guard import Guard, GuardInput, bundled_guard_dir, load_guard
+from gateway.guard import Guard, GuardInput, GuardModel, bundled_guard_dir, load_guard
+from gateway.guard.batcher import LoopShare
 from tests.redisserver import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -72,3 +74,79 @@ async def test_a_short_lone_text_is_scored_on_the_loop_a_long_one_in_a_thread() 
     never = Guard(load_guard(bundled_guard_dir()), inline_chars=0)
     assert await never.score(GuardInput(TEXT)) == short  # the same scores wherever they run
     assert never._batcher.inline_batches == 0
+
+
+LONG_PROMPT = "Here are the minutes of our planning meeting, item by item. " * 20 + TEXT
+ANSWER = "I'm sorry, but I can't help with that."
+
+
+def _counted_guard(cache: VerdictCache | None = None) -> tuple[Guard, list[int]]:
+    """A guard on a model of its own (nothing kept yet) that counts the passes over a prompt's end."""
+    model = GuardModel(bundled_guard_dir(), threads=1)
+    passes: list[int] = []
+    keep = model._pass_and_keep
+
+    def counted(ids: list[int]) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        passes.append(len(ids))
+        return keep(ids)
+
+    model._pass_and_keep = counted  # type: ignore[method-assign]
+    return Guard(model, cache), passes
+
+
+async def test_a_long_prompts_end_is_read_while_its_answer_is_awaited() -> None:
+    """The answer's verdict waits for the pass read ahead (one pass, not two) and scores the same."""
+    guard, passes = _counted_guard(_cache())
+    await guard.score(GuardInput(LONG_PROMPT))
+    assert passes == []  # the prompt's own pass: longer than the end an answer is read with
+    guard.read_ahead(LONG_PROMPT)
+    assert LONG_PROMPT in guard._ahead  # under way while the upstream answers
+    answer = await guard.score(GuardInput(ANSWER, prompt=LONG_PROMPT))
+    assert len(passes) == 1
+    assert guard._ahead == {}
+    unaided, _ = _counted_guard()
+    assert answer == await unaided.score(GuardInput(ANSWER, prompt=LONG_PROMPT))
+
+
+async def test_no_read_ahead_for_a_cached_or_short_prompt() -> None:
+    """A prompt whose verdict came from the cache (its answer likely did too), or one short
+    enough that its own pass kept what its answer is read against, starts nothing."""
+    cache = _cache()
+    first, _ = _counted_guard(cache)
+    await first.score(GuardInput(LONG_PROMPT))
+    second, passes = _counted_guard(cache)
+    await second.score(GuardInput(LONG_PROMPT))  # from the cache
+    second.read_ahead(LONG_PROMPT)
+    await second.score(GuardInput(TEXT))
+    second.read_ahead(TEXT)
+    assert second._ahead == {}
+    assert len(passes) == 1  # TEXT's own pass, which kept what an answer to it is read against
+    assert second.model.kept_prompts == 1
+    second.read_ahead("never scored here")
+    assert second._ahead == {}
+
+
+async def test_closing_lets_a_pass_read_ahead_finish() -> None:
+    guard, passes = _counted_guard()
+    await guard.score(GuardInput(LONG_PROMPT))
+    guard.read_ahead(LONG_PROMPT)
+    await guard.aclose()
+    assert guard._ahead == {}
+    assert len(passes) == 1
+    assert guard.model.kept_prompts == 1
+
+
+async def test_no_read_ahead_while_a_model_of_the_share_has_work() -> None:
+    """Under load the cores are busy anyway: the answer's batch reads the prompt's end then."""
+    share = LoopShare()
+    model = GuardModel(bundled_guard_dir(), threads=1)
+    guard = Guard(model, share=share)
+    other = Guard(model, inline_chars=0, share=share)  # another model's batcher, say the PII model's
+    await guard.score(GuardInput(LONG_PROMPT))
+    running = asyncio.create_task(other.score(GuardInput(TEXT)))
+    await asyncio.sleep(0)  # its batch has started
+    assert share.busy()
+    guard.read_ahead(LONG_PROMPT)
+    assert guard._ahead == {}
+    await running
+    assert not share.busy()
