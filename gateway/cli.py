@@ -396,8 +396,19 @@ def _bench_profile(args: argparse.Namespace) -> int:
     if not 10 <= args.rate <= 1000:
         print("shieldgate: --rate must be between 10 and 1000 samples a second", file=sys.stderr)
         return 2
+    if _bad_prompt_words(args):
+        return 2
     try:
-        run(args.requests, args.concurrency, args.stream, args.rate, args.pii, args.output, warm=args.warm)
+        run(
+            args.requests,
+            args.concurrency,
+            args.stream,
+            args.rate,
+            args.pii,
+            args.output,
+            warm=args.warm,
+            words=args.prompt_words,
+        )
     except RuntimeError as exc:
         print(f"shieldgate: {exc}", file=sys.stderr)
         return 1
@@ -605,6 +616,7 @@ def _parser() -> argparse.ArgumentParser:
         "--warm", action="store_true", help="repeat one question (verdicts cached) instead of new ones"
     )
     profile.add_argument("--rate", type=int, default=100, help="samples a second (default 100)")
+    _add_prompt_words(profile)
     profile.add_argument("--output", type=Path, help="keep py-spy's raw stacks in this file")
     profile.set_defaults(handler=_bench_profile)
     guard = bench.add_parser("guard", help="latency and throughput of the guard model alone")

@@ -306,11 +306,16 @@ def test_bench_profile_samples_a_loaded_gateway(tmp_path: Path) -> None:
 
 
 def test_bench_profile_with_a_warm_cache_never_runs_the_model() -> None:
-    """`--warm` repeats one question: its verdicts are cached, so no sample is a model pass."""
+    """`--warm` repeats one question: its verdicts are cached, so no sample is a model pass,
+    however long the prompt."""
     result = run_shieldgate(
-        "bench", "profile", "--warm", "--requests", "20", "--rate", "200", timeout=300, check=True
+        *("bench", "profile", "--warm", "--requests", "20", "--rate", "200", "--prompt-words", "150"),
+        timeout=300,
+        check=True,
     )
-    assert "20 requests (json, cache warm, 1 at a time, 0 blocked, 0 failed)" in result.stdout
+    assert (
+        "20 requests (json, cache warm, 150 words of prose a prompt, 1 at a time, 0 blocked" in result.stdout
+    )
     (row,) = [line for line in result.stdout.splitlines() if line.startswith("model inference")]
     assert float(row.split()[-2]) == 0.0  # CPU ms a request
 

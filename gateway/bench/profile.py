@@ -114,8 +114,10 @@ def run(
     pii: bool,
     output: Path | None,
     warm: bool = False,
+    words: int = 0,
 ) -> dict[str, float]:
-    """Profile the gateway under load; print and return CPU ms per request for each part."""
+    """Profile the gateway under load; print and return CPU ms per request for each part.
+    `words`: words of prose before each prompt's question (gateway.bench.load.question)."""
     binary = py_spy()
     settings = {"guardrails": "true", "pii": str(pii).lower()}
     with (
@@ -124,7 +126,7 @@ def run(
         gateway_process(upstream, Path(workdir), settings) as (url, pid),
     ):
         # Connections, lazy imports and, when warm, the one question's verdicts.
-        asyncio.run(load(url, 4, 20, stream, "sk-bench", distinct=not warm))
+        asyncio.run(load(url, 4, 20, stream, "sk-bench", distinct=not warm, words=words))
         raw = output or Path(workdir) / "stacks.txt"
         args = [binary, "record", "--pid", str(pid), "--rate", str(rate), "--threads", "--nonblocking"]
         log = Path(workdir) / "py-spy.log"
@@ -135,7 +137,9 @@ def run(
         if spy.poll() is not None:
             raise RuntimeError(f"py-spy could not attach to the gateway: {log.read_text(errors='replace')}")
         usage = Usage(pid)
-        ran = asyncio.run(load(url, concurrency, requests, stream, "sk-bench", distinct=not warm))
+        ran = asyncio.run(
+            load(url, concurrency, requests, stream, "sk-bench", distinct=not warm, words=words)
+        )
         cpu_seconds, system_seconds, loop_seconds = usage.times()
         spy.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
         spy.wait(timeout=60)
@@ -152,6 +156,7 @@ def run(
     # `select`, whose samples `part_of` counts as waiting (WAITING).
     per_request[LOOP] = round(loop_seconds * 1000 / served, 2)
     mode = ("stream" if stream else "json") + (", cache warm" if warm else "")
+    mode += f", {words} words of prose a prompt" if words else ""
     print(
         f"{len(ran.latencies)} requests ({mode}, {concurrency} at a time, {ran.blocked} blocked, "
         f"{ran.failed} failed) in {ran.wall_s:.1f} s, "
