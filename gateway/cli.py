@@ -330,19 +330,11 @@ def _numbers(text: str, flag: str, example: str) -> list[int] | None:
         return None
 
 
-def _bad_prompt_words(args: argparse.Namespace) -> bool:
-    """Whether --prompt-words is out of range (said on stderr)."""
-    if 0 <= args.prompt_words <= 10_000:
+def _out_of_range(flag: str, value: float, most: int = 10_000) -> bool:
+    """Whether `flag`'s `value` is outside 0 to `most` (said on stderr)."""
+    if 0 <= value <= most:
         return False
-    print("shieldgate: --prompt-words must be 0-10000", file=sys.stderr)
-    return True
-
-
-def _bad_upstream_delay(args: argparse.Namespace) -> bool:
-    """Whether --upstream-delay-ms is out of range (said on stderr)."""
-    if 0 <= args.upstream_delay_ms <= 10_000:
-        return False
-    print("shieldgate: --upstream-delay-ms must be 0-10000", file=sys.stderr)
+    print(f"shieldgate: {flag} must be 0-{most}", file=sys.stderr)
     return True
 
 
@@ -374,7 +366,9 @@ def _bench_overhead(args: argparse.Namespace) -> int:
     if not all(1 <= level <= 256 for level in levels) or not 1 <= args.requests <= 10_000:
         print("shieldgate: levels must be 1-256 and --requests 1-10000", file=sys.stderr)
         return 2
-    if _bad_upstream_delay(args) or _bad_prompt_words(args):
+    if _out_of_range("--upstream-delay-ms", args.upstream_delay_ms) or _out_of_range(
+        "--prompt-words", args.prompt_words
+    ):
         return 2
     run(
         levels,
@@ -396,7 +390,7 @@ def _bench_profile(args: argparse.Namespace) -> int:
     if not 10 <= args.rate <= 1000:
         print("shieldgate: --rate must be between 10 and 1000 samples a second", file=sys.stderr)
         return 2
-    if _bad_prompt_words(args):
+    if _out_of_range("--prompt-words", args.prompt_words):
         return 2
     try:
         run(
@@ -499,7 +493,9 @@ def _bench_compare(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if _bad_prompt_words(args) or _bad_upstream_delay(args):
+    if _out_of_range("--prompt-words", args.prompt_words) or _out_of_range(
+        "--upstream-delay-ms", args.upstream_delay_ms
+    ):
         return 2
     for checkout in (args.a_checkout, args.b_checkout):
         if checkout is not None and not (checkout / "gateway" / "__main__.py").is_file():

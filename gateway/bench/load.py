@@ -24,6 +24,7 @@ PROSE = (
     "training sessions. The team agreed to review the supplier contracts before the end of the "
     "month and to share a summary of the customer survey with every department."
 )
+_PROSE_WORDS = PROSE.split()
 
 
 @dataclass
@@ -71,8 +72,7 @@ def outcome(status: int, text: str, stream: bool) -> Literal["answered", "blocke
 def question(tag: str, words: int = 0) -> str:
     """The benchmark's question, after `words` words of PROSE (repeated as needed); a `tag`
     (a request's own) makes it a new prompt."""
-    prose = PROSE.split()
-    context = " ".join(prose[i % len(prose)] for i in range(words))
+    context = " ".join(_PROSE_WORDS[i % len(_PROSE_WORDS)] for i in range(words))
     asked = f"What is the capital of France? (request {tag})" if tag else "What is the capital of France?"
     return f"{context}\n\n{asked}" if context else asked
 
