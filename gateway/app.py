@@ -39,6 +39,7 @@ from gateway.errors import (
 )
 from gateway.guard import Guard, bundled_guard_dir, load_guard
 from gateway.guard.batcher import LoopShare
+from gateway.heap import FreezeAfterWarmUp, GcPauses, freeze_startup_heap, thaw
 from gateway.hooks import PassThrough, ScanHooks
 from gateway.metrics import GatewayMetrics
 from gateway.pii.model import bundled_pii_dir, load_pii_model
@@ -235,10 +236,15 @@ def create_app(
         watcher = None
         if services.policies is not None:
             watcher = asyncio.create_task(services.policies.watch(settings.policy_reload_seconds))
-        log.info("gateway.started", aliases=list(config.models), keys=len(config.keys))
+        frozen = freeze_startup_heap() if settings.gc_freeze else 0
+        pauses = GcPauses(registry)  # from here on: the collections that hold requests up
+        log.info("gateway.started", aliases=list(config.models), keys=len(config.keys), frozen_objects=frozen)
         try:
             yield
         finally:
+            if settings.gc_freeze:
+                thaw()
+            pauses.close()
             app.state.services = None
             if watcher is not None:
                 watcher.cancel()
@@ -266,6 +272,8 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AuditTrail, audit=audit)
     app.add_middleware(RequestLog)
+    if settings.gc_freeze:
+        app.add_middleware(FreezeAfterWarmUp)
     return app
 
 

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(
         default=30.0, gt=0, description="On SIGTERM, how long in-flight requests and streams may run on."
     )
+    gc_freeze: bool = Field(
+        default=True,
+        description="Keep the objects start-up leaves out of the garbage collector's full passes "
+        "(gc.freeze), which otherwise pause the process for a while every thousand or so requests.",
+    )
     stream_hold: Literal["sentence", "tail"] = Field(
         default="sentence", description="Hold streamed text back to the sentence end, or only a short tail."
     )

@@ -70,7 +70,9 @@ def config_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(config_path: Path) -> Settings:
-    return Settings(config=config_path, max_body_bytes=64 * 1024, audit_stdout=False)
+    # A test process starts hundreds of gateways: freezing its heap at each start costs a full
+    # collection every time (tests/test_heap.py starts gateways that freeze it).
+    return Settings(config=config_path, max_body_bytes=64 * 1024, audit_stdout=False, gc_freeze=False)
 
 
 @pytest.fixture

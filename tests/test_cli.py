@@ -360,7 +360,12 @@ def test_bench_compare_runs_two_settings_side_by_side(tmp_path: Path) -> None:
         row = figures["figures"][side]["json@1"]
         assert row["failed"] == 0
         assert row["cpu_ms_a_request"] is not None  # CPU ticks are 10 ms: six requests may count 0
+        assert row["max_ms"] >= row["p999_ms"] >= row["p50_ms"] > 0
+        pauses = figures["gc_pauses"][side]
+        assert set(pauses) == {"0", "1", "2"}
+        assert all(0 <= generation["long"] <= generation["count"] for generation in pauses.values())
     assert "B-A" in result.stdout
+    assert "A: garbage collections while serving: generation 0: " in result.stdout
 
 
 def test_bench_compare_runs_a_side_from_another_checkout(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.bench.overhead import Target, measure
-from gateway.bench.processes import gateway_process, upstream_process
+from gateway.bench.processes import LONG_PAUSE_S, gateway_process, gc_pauses, upstream_process
 
 __all__ = ["parse_settings", "run"]
 
@@ -64,11 +64,12 @@ def run(
             )
             targets.append(Target(side, url, pid, distinct=not warm, words=words))
         figures = measure(targets, levels, requests, rounds=rounds, modes=(stream,))
+        pauses = {target.name: gc_pauses(target.url) for target in targets}
     for cases in figures.values():
         for row in cases.values():
             answered = requests - row["failed"] - row["blocked"]
             row["cpu_ms_a_request"] = round(1000 * row["cpu_s"] / answered, 2) if answered else None
-    widths = {"p50_ms": 8, "p95_ms": 8, "p99_ms": 8, "cpu_ms_a_request": 12}  # the table's columns
+    widths = {"p50_ms": 8, "p95_ms": 8, "p99_ms": 8, "p999_ms": 8, "max_ms": 8, "cpu_ms_a_request": 12}
     for side, settings in (("A", a), ("B", b)):
         where = f" (gateway from {checkouts[side]})" if checkouts.get(side) else ""
         print(f"{side}: {settings or 'defaults'}{where}")
@@ -77,8 +78,8 @@ def run(
     if upstream_delay:
         print(f"the upstream answers after {upstream_delay * 1000:g} ms")
     print(
-        "{:10} {:5} {:>8} {:>8} {:>8} {:>12} {:>7}".format(
-            "case", "side", "p50", "p95", "p99", "cpu ms/req", "failed"
+        "{:10} {:5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>7}".format(
+            "case", "side", "p50", "p95", "p99", "p99.9", "max", "cpu ms/req", "failed"
         )
     )
     for case in figures["A"]:
@@ -94,6 +95,8 @@ def run(
             f"{case:10} {'B-A':5} "
             + " ".join(_cell(difference[k], width, sign=True) for k, width in widths.items())
         )
+    for side, collections in pauses.items():
+        print(f"{side}: garbage collections while serving: {_pauses_line(collections)}")
     result = {
         "a": a,
         "b": b,
@@ -106,6 +109,7 @@ def run(
         "upstream_delay_s": upstream_delay,
         "checkouts": {side: str(path) for side, path in checkouts.items() if path is not None},
         "figures": figures,
+        "gc_pauses": pauses,
     }
     if output is not None:
         output.write_text(json.dumps(result, indent=2) + "\n")
@@ -120,3 +124,14 @@ def _cell(value: float | None, width: int, sign: bool = False) -> str:
     if value is None:
         return f"{'-':>{width}}"
     return f"{value:>+{width}.2f}" if sign else f"{value:>{width}.2f}"
+
+
+def _pauses_line(collections: dict[str, dict[str, float]] | None) -> str:
+    """One side's garbage collections, a generation at a time."""
+    if collections is None:
+        return "not exported by this gateway"
+    return "; ".join(
+        f"generation {generation}: {row['count']:g}, {1000 * row['seconds']:.1f} ms in all, "
+        f"{row['long']:g} over {1000 * LONG_PAUSE_S:g} ms"
+        for generation, row in collections.items()
+    )

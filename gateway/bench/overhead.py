@@ -137,6 +137,8 @@ def measure(
                     "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
                     "p95_ms": round(percentile(latencies, 0.95), 2),
                     "p99_ms": round(percentile(latencies, 0.99), 2),
+                    "p999_ms": round(percentile(latencies, 0.999), 2),
+                    "max_ms": round(max(latencies), 2) if latencies else None,
                     "rps": round(len(latencies) / ran.wall_s, 1),
                     "blocked": ran.blocked,
                     "failed": ran.failed,

@@ -17,10 +17,12 @@ import yaml
 
 __all__ = [
     "BENCH_KEY",
+    "LONG_PAUSE_S",
     "Usage",
     "free_port",
     "gateway_config",
     "gateway_process",
+    "gc_pauses",
     "running",
     "upstream_process",
 ]
@@ -128,6 +130,44 @@ def gateway_process(
     # `python -m` puts its working directory first on the path: the checkout's, for its package.
     with running(args, f"http://127.0.0.1:{port}/readyz", env, cwd=checkout) as child:
         yield f"http://127.0.0.1:{port}/v1", child.pid
+
+
+LONG_PAUSE_S = 0.05  # a garbage collection longer than this is a long pause (a bound of its histogram)
+
+
+def gc_pauses(url: str) -> dict[str, dict[str, float]] | None:
+    """The garbage collections of the gateway at `url` (its base URL, ending in /v1) since it
+    started serving, by generation: how many, their seconds in all, and how many took more than
+    LONG_PAUSE_S; None when its /metrics has no `shieldgate_gc_pause_seconds` (an older gateway)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = httpx.get(url.removesuffix("/v1") + "/metrics", timeout=10)
+    if response.status_code != 200:
+        return None
+    counts: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    short: dict[str, int] = {}  # collections of at most LONG_PAUSE_S
+    for family in text_string_to_metric_families(response.text):
+        if family.name != "shieldgate_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            generation = sample.labels["generation"]
+            if sample.name.endswith("_count"):
+                counts[generation] = int(sample.value)
+            elif sample.name.endswith("_sum"):
+                seconds[generation] = sample.value
+            elif sample.name.endswith("_bucket") and float(sample.labels["le"]) == LONG_PAUSE_S:
+                short[generation] = int(sample.value)
+    if not counts:
+        return None
+    return {
+        generation: {
+            "count": count,
+            "seconds": round(seconds.get(generation, 0.0), 4),
+            "long": count - short.get(generation, 0),
+        }
+        for generation, count in sorted(counts.items())
+    }
 
 
 class Usage:
