@@ -236,6 +236,7 @@ def create_app(
         watcher = None
         if services.policies is not None:
             watcher = asyncio.create_task(services.policies.watch(settings.policy_reload_seconds))
+        await services.upstream.warm_up()
         frozen = freeze_startup_heap() if settings.gc_freeze else 0
         pauses = GcPauses(registry)  # from here on: the collections that hold requests up
         log.info("gateway.started", aliases=list(config.models), keys=len(config.keys), frozen_objects=frozen)

@@ -451,6 +451,19 @@ def _bench_upstream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_startup(args: argparse.Namespace) -> int:
+    from gateway.bench.startup import run
+
+    if not 1 <= args.runs <= 100:
+        print("shieldgate: --runs must be 1-100", file=sys.stderr)
+        return 2
+    if args.checkout is not None and not (args.checkout / "gateway" / "__main__.py").is_file():
+        print(f"shieldgate: {args.checkout} holds no gateway package (gateway/__main__.py)", file=sys.stderr)
+        return 2
+    run(args.runs, args.output, args.checkout)
+    return 0
+
+
 def _bench_pii(args: argparse.Namespace) -> int:
     from gateway.bench.pii import run
 
@@ -655,6 +668,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_upstream_delay(compare)
     compare.add_argument("--output", type=Path, help="write the figures as JSON")
     compare.set_defaults(handler=_bench_compare)
+    startup = bench.add_parser("startup", help="time to ready and to a new gateway's first answers")
+    startup.add_argument("--runs", type=int, default=3, help="gateways started one after another (default 3)")
+    startup.add_argument(
+        "--checkout",
+        type=Path,
+        metavar="DIR",
+        help="run the gateway from the package in DIR (as bench compare)",
+    )
+    startup.add_argument("--output", type=Path, help="write the figures as JSON")
+    startup.set_defaults(handler=_bench_startup)
     upstream = bench.add_parser("upstream", help="CPU and latency of one upstream call, by client stack")
     upstream.add_argument("--requests", type=int, default=300, help="calls per client (default 300)")
     upstream.add_argument("--output", type=Path, help="write the figures as JSON")

@@ -1,17 +1,18 @@
 """The objects the gateway starts with, kept out of the garbage collector's full passes.
 
-Once started, the process holds some 350,000 objects that live as long as it does: litellm,
-FastAPI, pydantic, the models' Python side; its first requests import some 66,000 more (the
-openai SDK's resources and types, litellm's provider code). CPython's full collection walks
-every tracked object, and it runs whenever enough new objects have outlived the younger
-generations (two in 6,000 cold requests): on a 2-core EPYC each took about 220 ms, during
-which the event loop, and every request in flight, stood still.
+Once started, the process holds some 420,000 objects that live as long as it does: litellm,
+FastAPI, pydantic, the models' Python side, and what the upstream's warm-up imports (the openai
+SDK's resources and types, litellm's provider code: `Upstream.warm_up`). CPython's full
+collection walks every tracked object, and it runs whenever enough new objects have outlived
+the younger generations (two in 6,000 cold requests): on a 2-core EPYC each took about 220 ms,
+during which the event loop, and every request in flight, stood still.
 
 `freeze_startup_heap` collects once at start-up, before the first request, and moves the
 survivors to the collector's permanent generation (`gc.freeze`); `FreezeAfterWarmUp` freezes
-again once the first requests are answered, so that a full pass walks only what was created
-since. Reference counting frees frozen objects as before; only cycles among them wait for
-`thaw`, which the gateway calls when it stops (measured in the README, under Where the time
+again once the first requests are answered (what the paths the warm-up did not take import:
+embeddings, legacy completions, other providers), so that a full pass walks only what was
+created since. Reference counting frees frozen objects as before; only cycles among them wait
+for `thaw`, which the gateway calls when it stops (measured in the README, under Where the time
 goes). `GcPauses` times every collection for /metrics.
 """
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import httpx
 import openai
 import structlog
 
@@ -81,6 +84,36 @@ class Upstream:
                     log.warning("upstream.api_key_missing", alias=alias, deployment=index, env=missing)
                 targets.append(_Target(f"{alias}[{index}]", kwargs, missing))
             self._targets[alias] = targets
+
+    async def warm_up(self) -> None:
+        """One chat completion and one streamed, through litellm's OpenAI path to answers made
+        in-process (nothing leaves the process). A first call imports and builds what later
+        calls reuse (the openai SDK's resources and types, litellm's provider code, their
+        pydantic models): some 700 ms on a 2-core EPYC, which the first client would otherwise
+        wait out after the gateway said it was ready. Never raises: a failure is logged, and
+        the first request pays as before."""
+        started = time.perf_counter()
+        http = httpx.AsyncClient(transport=httpx.MockTransport(_warm_up_answer))
+        client = openai.AsyncOpenAI(
+            api_key="warm-up", base_url=_WARM_UP_BASE, http_client=http, max_retries=0
+        )
+        params = {
+            "model": "openai/warm-up",
+            "messages": [{"role": "user", "content": "Hi"}],
+            "client": client,
+        }
+        try:
+            with translate_errors():
+                _as_openai(await _acompletion(**params))
+                stream = await _acompletion(stream=True, **params)
+                async for _ in _relay(stream, await anext(stream)):
+                    pass
+        except (GatewayError, StopAsyncIteration) as exc:
+            log.warning("upstream.warm_up_failed", error=str(exc))
+        else:
+            log.info("upstream.warmed_up", ms=round(1000 * (time.perf_counter() - started)))
+        finally:
+            await client.close()
 
     def aliases(self) -> list[str]:
         """The model aliases clients may ask for, in configuration order."""
@@ -224,6 +257,39 @@ def _is_litellm_set_up(fn: Callable[..., Any]) -> bool:
         and inner.func is litellm_main.completion
         and inner.keywords.get("acompletion") is True
     )
+
+
+_WARM_UP_BASE = "http://warm-up.invalid/v1"  # never reached: the transport answers in-process
+_WARM_UP_REPLY = {
+    "id": "warm-up",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "warm-up",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello."}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+}
+_WARM_UP_CHUNKS = [
+    {"index": 0, "delta": {"role": "assistant", "content": "Hello"}, "finish_reason": None},
+    {"index": 0, "delta": {"content": "."}, "finish_reason": "stop"},
+]
+
+
+def _warm_up_answer(request: httpx.Request) -> httpx.Response:
+    """The warm-up's upstream: a chat completion, or its stream of chunks."""
+    if not json.loads(request.content).get("stream"):
+        return httpx.Response(200, json=_WARM_UP_REPLY)
+    events = [
+        {
+            "id": "warm-up",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "warm-up",
+            "choices": [choice],
+        }
+        for choice in _WARM_UP_CHUNKS
+    ]
+    body = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
 
 
 async def _acompletion(**kwargs: Any) -> Any:

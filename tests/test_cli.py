@@ -406,3 +406,27 @@ def test_bench_compare_refuses_what_is_not_a_setting(flag: str, message: str) ->
     result = run_shieldgate("bench", "compare", "--a", flag)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_bench_startup_times_ready_and_the_first_answers(tmp_path: Path) -> None:
+    """`shieldgate bench startup` starts a gateway and times /readyz and its first four answers."""
+    output = tmp_path / "startup.json"
+    result = run_shieldgate(
+        "bench", "startup", "--runs", "1", "--output", str(output), timeout=300, check=True
+    )
+    figures = json.loads(output.read_text())
+    (row,) = figures["runs"]
+    assert set(row) == {"ready_s", "first_json_ms", "second_json_ms", "first_stream_ms", "second_stream_ms"}
+    assert all(value > 0 for value in row.values())
+    assert figures["median"] == row
+    assert "start 1: ready_s " in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--runs", "0"], "--runs must be 1-100"), (["--checkout", "."], "holds no gateway package")],
+)
+def test_bench_startup_refuses_bad_arguments(args: list[str], message: str, tmp_path: Path) -> None:
+    result = run_shieldgate("bench", "startup", *[str(tmp_path) if a == "." else a for a in args])
+    assert result.returncode == 2
+    assert message in result.stderr

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import threading
 from functools import partial
 from typing import Any
 
+import httpx
 import litellm
 import pytest
 import respx
 from litellm.integrations.custom_logger import CustomLogger
+from structlog.testing import capture_logs
 
 from gateway import upstream as upstream_module
 from gateway.upstream import SetUpOnTheLoop, Upstream
@@ -188,3 +191,34 @@ def test_a_set_up_that_raises_hands_its_error_to_the_caller(monkeypatch: pytest.
     assert future.done()
     assert isinstance(future.exception(), ValueError)
     executor.shutdown()
+
+
+def test_warm_up_runs_a_call_and_a_stream_answered_in_process(
+    gateway_upstream: Upstream, upstream: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm-up's calls go through litellm to answers made in the process: nothing is sent."""
+    streamed: list[bool] = []
+    answer = upstream_module._warm_up_answer
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        streamed.append(bool(json.loads(request.content).get("stream")))
+        return answer(request)
+
+    monkeypatch.setattr(upstream_module, "_warm_up_answer", recording)
+    with capture_logs() as logs:
+        asyncio.run(gateway_upstream.warm_up())
+
+    assert streamed == [False, True]
+    assert [entry["event"] for entry in logs] == ["upstream.warmed_up"]
+    assert not upstream.calls
+
+
+def test_a_warm_up_that_fails_is_logged_and_startup_goes_on(
+    gateway_upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(upstream_module, "_warm_up_answer", lambda request: httpx.Response(500, json={}))
+    with capture_logs() as logs:
+        asyncio.run(gateway_upstream.warm_up())
+
+    assert [entry["event"] for entry in logs] == ["upstream.warm_up_failed"]
+    assert logs[0]["error"]
