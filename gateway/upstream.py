@@ -108,8 +108,8 @@ class Upstream:
                 stream = await _acompletion(stream=True, **params)
                 async for _ in _relay(stream, await anext(stream)):
                     pass
-        except (GatewayError, StopAsyncIteration) as exc:
-            log.warning("upstream.warm_up_failed", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - optional: the first request meets whatever broke it
+            log.warning("upstream.warm_up_failed", error=f"{type(exc).__name__}: {exc}")
         else:
             log.info("upstream.warmed_up", ms=round(1000 * (time.perf_counter() - started)))
         finally:

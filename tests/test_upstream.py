@@ -213,12 +213,23 @@ def test_warm_up_runs_a_call_and_a_stream_answered_in_process(
     assert not upstream.calls
 
 
+async def _broken_acompletion(**kwargs: Any) -> Any:
+    raise TypeError("litellm changed its signature")
+
+
+@pytest.mark.parametrize(
+    ("target", "replacement", "error"),
+    [
+        ("_warm_up_answer", lambda request: httpx.Response(500, json={}), "UpstreamError"),
+        ("_acompletion", _broken_acompletion, "TypeError: litellm changed its signature"),
+    ],
+)
 def test_a_warm_up_that_fails_is_logged_and_startup_goes_on(
-    gateway_upstream: Upstream, monkeypatch: pytest.MonkeyPatch
+    gateway_upstream: Upstream, monkeypatch: pytest.MonkeyPatch, target: str, replacement: Any, error: str
 ) -> None:
-    monkeypatch.setattr(upstream_module, "_warm_up_answer", lambda request: httpx.Response(500, json={}))
+    monkeypatch.setattr(upstream_module, target, replacement)
     with capture_logs() as logs:
         asyncio.run(gateway_upstream.warm_up())
 
     assert [entry["event"] for entry in logs] == ["upstream.warm_up_failed"]
-    assert logs[0]["error"]
+    assert logs[0]["error"].startswith(error)
