@@ -338,6 +338,14 @@ def _out_of_range(flag: str, value: float, most: int = 10_000) -> bool:
     return True
 
 
+def _holds_no_package(checkout: Path | None) -> bool:
+    """Whether `checkout` is given and holds no gateway package (said on stderr)."""
+    if checkout is None or (checkout / "gateway" / "__main__.py").is_file():
+        return False
+    print(f"shieldgate: {checkout} holds no gateway package (gateway/__main__.py)", file=sys.stderr)
+    return True
+
+
 def _add_upstream_delay(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--upstream-delay-ms",
@@ -457,8 +465,7 @@ def _bench_startup(args: argparse.Namespace) -> int:
     if not 1 <= args.runs <= 100:
         print("shieldgate: --runs must be 1-100", file=sys.stderr)
         return 2
-    if args.checkout is not None and not (args.checkout / "gateway" / "__main__.py").is_file():
-        print(f"shieldgate: {args.checkout} holds no gateway package (gateway/__main__.py)", file=sys.stderr)
+    if _holds_no_package(args.checkout):
         return 2
     run(args.runs, args.output, args.checkout)
     return 0
@@ -510,10 +517,8 @@ def _bench_compare(args: argparse.Namespace) -> int:
         "--upstream-delay-ms", args.upstream_delay_ms
     ):
         return 2
-    for checkout in (args.a_checkout, args.b_checkout):
-        if checkout is not None and not (checkout / "gateway" / "__main__.py").is_file():
-            print(f"shieldgate: {checkout} holds no gateway package (gateway/__main__.py)", file=sys.stderr)
-            return 2
+    if _holds_no_package(args.a_checkout) or _holds_no_package(args.b_checkout):
+        return 2
     run(
         a,
         b,

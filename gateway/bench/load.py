@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import httpx
 
-__all__ = ["LoadResult", "load", "outcome", "percentile", "question"]
+__all__ = ["LoadResult", "chat_body", "load", "outcome", "percentile", "question"]
 
 _FILTERED = re.compile(r'"finish_reason":\s*"content_filter"')
 
@@ -77,6 +77,11 @@ def question(tag: str, words: int = 0) -> str:
     return f"{context}\n\n{asked}" if context else asked
 
 
+def chat_body(content: str, stream: bool) -> dict[str, Any]:
+    """A chat completion asking `content` of the benchmarks' alias, `small`."""
+    return {"model": "small", "stream": stream, "messages": [{"role": "user", "content": content}]}
+
+
 async def load(
     url: str,
     concurrency: int,
@@ -95,8 +100,7 @@ async def load(
     salt = secrets.token_hex(4)
 
     def body(i: int) -> dict[str, Any]:
-        content = question(f"{salt}-{i}" if distinct else "", words)
-        return {"model": "small", "stream": stream, "messages": [{"role": "user", "content": content}]}
+        return chat_body(question(f"{salt}-{i}" if distinct else "", words), stream)
 
     result = LoadResult()
     queue: asyncio.Queue[int] = asyncio.Queue()

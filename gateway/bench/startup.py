@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from gateway.bench.load import failure_reason, question
+from gateway.bench.load import chat_body, failure_reason, question
 from gateway.bench.processes import gateway_process, upstream_process
 
 __all__ = ["CALLS", "run"]
@@ -60,13 +60,8 @@ def run(runs: int, output: Path | None, checkout: Path | None = None) -> dict[st
 
 def _answered_ms(client: httpx.Client, url: str, stream: bool) -> float:
     """Milliseconds until a chat completion (streamed: its whole stream) is answered."""
-    body = {
-        "model": "small",
-        "stream": stream,
-        "messages": [{"role": "user", "content": question(secrets.token_hex(4))}],
-    }
     started = time.perf_counter()
-    response = client.post(f"{url}/chat/completions", json=body)
+    response = client.post(f"{url}/chat/completions", json=chat_body(question(secrets.token_hex(4)), stream))
     elapsed = round((time.perf_counter() - started) * 1000, 1)
     if response.status_code != 200:
         raise RuntimeError(

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from gateway.bench.load import chat_body
 from gateway.bench.processes import gateway_process, upstream_process
 
 __all__ = ["run"]
@@ -27,7 +28,7 @@ REPLY = (
 
 
 def _one(client: httpx.Client, url: str) -> tuple[float, float]:
-    body = {"model": "small", "stream": True, "messages": [{"role": "user", "content": "Tell me something."}]}
+    body = chat_body("Tell me something.", stream=True)
     started = time.perf_counter()
     first: float | None = None
     with client.stream("POST", f"{url}/chat/completions", json=body) as response:
